@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package taskfarm needs to build, run and test (Debian bookworm / Ubuntu 22.04+).
+# Idempotent and quiet when everything is present; waits for the dpkg lock instead of failing.
+# Usage: cmake/setup-debian.sh [--with-slurm]   (run as root, or with sudo available)
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  openmpi-bin libopenmpi-dev libboost-mpi-dev libboost-serialization-dev
+  libhdf5-dev hdf5-tools zlib1g-dev
+  libgtest-dev libtomlplusplus-dev libcli11-dev libfmt-dev libspdlog-dev
+  python3 python3-h5py python3-numpy
+)
+if [[ "${1:-}" == "--with-slurm" ]]; then
+  packages+=(slurmctld slurmd slurm-client munge)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "setup-debian: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt_opts=(-o DPkg::Lock::Timeout=600 -qq)
+$sudo apt-get "${apt_opts[@]}" update >/dev/null
+$sudo apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null

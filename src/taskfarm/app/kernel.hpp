@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "taskfarm/core/element_type.hpp"
+#include "taskfarm/core/task_range.hpp"
+#include "taskfarm/job/param_space.hpp"
+#include "taskfarm/job/settings.hpp"
+
+namespace taskfarm::app {
+
+/// @brief One result field of a kernel: stored as /results/<name> with shape (n_tasks, shape...).
+struct Field {
+  std::string name;
+  ElementType type = ElementType::f64;
+  std::vector<std::uint64_t> shape;  ///< per-task shape; empty = one scalar per task
+  std::string unit;
+  std::string description;
+
+  [[nodiscard]] std::uint64_t values_per_task() const {
+    std::uint64_t n = 1;
+    for (auto d : shape) {
+      n *= d;
+    }
+    return n;
+  }
+  [[nodiscard]] std::size_t bytes_per_task() const { return values_per_task() * element_size(type); }
+};
+
+/// @brief Where a kernel writes one task's results: one pointer per field, in schema order.
+class TaskOutput {
+ public:
+  explicit TaskOutput(std::byte* const* slots) : slots_(slots) {}
+  /// @brief Values of field `f` for this task (values_per_task() elements of the field's type).
+  template <class T>
+  [[nodiscard]] T* field(std::size_t f) const noexcept {
+    return reinterpret_cast<T*>(slots_[f]);
+  }
+
+ private:
+  std::byte* const* slots_;
+};
+
+/// @brief A computation over tasks. One instance per rank (and per computing thread); compute()
+/// is called for each task of each chunk the rank receives. Throwing fails that task only.
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  /// @brief The result fields, fixed for the whole job.
+  [[nodiscard]] virtual std::vector<Field> schema() const = 0;
+  /// @brief Computes task `task` and writes every field into `out` (pre-zeroed).
+  virtual void compute(TaskIndex task, const TaskOutput& out) = 0;
+};
+
+/// @brief What a kernel factory gets: the job's `[app]` settings, its parameter space (which a
+/// kernel may fill with defaults when the job file has no [params]) and the calling rank.
+struct KernelContext {
+  const job::Settings& settings;
+  job::ParamSpace& params;
+  int rank = 0;
+};
+
+/// @brief Builds a kernel, validating the settings (job::Settings::fail for bad values).
+using KernelFactory = std::function<std::unique_ptr<Kernel>(KernelContext& context)>;
+
+}  // namespace taskfarm::app

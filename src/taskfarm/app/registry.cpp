@@ -1,0 +1,55 @@
+#include "taskfarm/app/registry.hpp"
+
+#include <fmt/format.h>
+
+#include "taskfarm/core/error.hpp"
+
+namespace taskfarm::app {
+
+void Registry::add(AppInfo info) {
+  if (find(info.name) != nullptr) {
+    throw Error("app '" + info.name + "' registered twice");
+  }
+  apps_.push_back(std::move(info));
+}
+
+const AppInfo* Registry::find(std::string_view name) const {
+  for (const AppInfo& a : apps_) {
+    if (a.name == name) {
+      return &a;
+    }
+  }
+  return nullptr;
+}
+
+std::unique_ptr<Kernel> Registry::instantiate(job::JobSpec& spec, int rank) const {
+  const AppInfo* info = find(spec.app);
+  if (info == nullptr) {
+    throw InputError(
+        fmt::format("{}: [job] app: unknown app \"{}\"; expected one of: {}", spec.source, spec.app, names()));
+  }
+  KernelContext context{spec.app_settings, spec.params, rank};
+  std::unique_ptr<Kernel> kernel = info->make(context);
+  spec.app_settings.reject_unknown();
+  if (spec.params.empty()) {
+    throw InputError(fmt::format("{}: [params]: missing; app \"{}\" needs at least one parameter axis, "
+                                 "e.g. task = {{ range = [0, 100] }}",
+                                 spec.source, spec.app));
+  }
+  for (const Field& f : kernel->schema()) {
+    if (f.bytes_per_task() == 0) {
+      throw Error(fmt::format("app '{}': result field '{}' has zero size", spec.app, f.name));
+    }
+  }
+  return kernel;
+}
+
+std::string Registry::names() const {
+  std::string out;
+  for (const AppInfo& a : apps_) {
+    out += out.empty() ? a.name : ", " + a.name;
+  }
+  return out;
+}
+
+}  // namespace taskfarm::app

@@ -1,0 +1,236 @@
+#include "taskfarm/cli/cli.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <boost/mpi/collectives.hpp>
+#include <boost/mpi/communicator.hpp>
+#include <boost/mpi/environment.hpp>
+#include <boost/serialization/string.hpp>
+#include <fmt/format.h>
+
+#include "taskfarm/cli/output_file.hpp"
+#include "taskfarm/core/error.hpp"
+#include "taskfarm/farm/farm.hpp"
+#include "taskfarm/io/results_file.hpp"
+#include "taskfarm/job/job_spec.hpp"
+
+namespace taskfarm::cli {
+
+namespace {
+
+/// The launcher's rank for this process before MPI is initialised (0 when not launched by MPI):
+/// lets a command-line error be printed once, not once per rank.
+int launcher_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+    if (const char* v = std::getenv(var)) {
+      return std::atoi(v);
+    }
+  }
+  return 0;
+}
+
+void print_error(const std::string& message) {
+  fmt::print(stderr, "taskfarm: error: {}\n", message);
+  std::fflush(stderr);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw InputError(fmt::format("{}: cannot read the job file ({})", path, std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct RunArgs {
+  std::string job;
+  std::string output;
+  bool force = false;
+  double flush_seconds = 5.0;
+  double progress_seconds = 10.0;
+};
+
+int run_command(const RunArgs& args, const app::Registry& registry) {
+  boost::mpi::environment env(boost::mpi::threading::funneled);
+  const boost::mpi::communicator world;
+  const std::string host = boost::mpi::environment::processor_name();
+
+  // Everything a user can get wrong is checked on rank 0 before any rank computes.
+  int code = 0;
+  std::string error;
+  std::string text;
+  std::string output;
+  std::unique_ptr<io::ResultsFile> file;
+  if (world.rank() == 0) {
+    try {
+      text = read_text(args.job);
+      job::JobSpec spec = job::parse_job(text, args.job);
+      auto kernel = registry.instantiate(spec, 0);
+      output = args.output.empty() ? spec.output : args.output;
+      file = std::make_unique<io::ResultsFile>(create_output(output, args.force, spec, *kernel, world.size()));
+    } catch (const InputError& e) {
+      error = e.what();
+      code = static_cast<int>(ExitCode::bad_input);
+    } catch (const std::exception& e) {
+      error = e.what();
+      code = static_cast<int>(ExitCode::internal);
+    }
+  }
+  boost::mpi::broadcast(world, code, 0);
+  if (code != 0) {
+    boost::mpi::broadcast(world, error, 0);
+    if (world.rank() == 0) {
+      print_error(error);
+    }
+    return code;
+  }
+  boost::mpi::broadcast(world, text, 0);
+
+  try {
+    job::JobSpec spec = job::parse_job(text, args.job);
+    auto kernel = registry.instantiate(spec, world.rank());
+    farm::FarmOptions options;
+    options.flush_seconds = args.flush_seconds;
+    options.progress_seconds = args.progress_seconds;
+    const farm::FarmResult result = farm::run_farm(world, spec, *kernel, file.get(), options);
+    if (world.rank() == 0) {
+      fmt::print(stderr, "taskfarm: wrote {} ({} tasks done, {} failed) in {:.2f} s on {} ranks\n", output,
+                 result.done, result.failed, result.wall_seconds, world.size());
+    }
+    return static_cast<int>(result.failed == 0 ? ExitCode::success : ExitCode::tasks_failed);
+  } catch (const std::exception& e) {
+    // One rank must never leave quietly while the others block in recv: say who and where, then abort all.
+    fmt::print(stderr, "taskfarm: rank {} on {}: fatal: {}\n", world.rank(), host, e.what());
+    std::fflush(stderr);
+    env.abort(static_cast<int>(ExitCode::internal));
+  }
+  return static_cast<int>(ExitCode::internal);
+}
+
+int validate_command(const std::string& path, const app::Registry& registry) {
+  job::JobSpec spec = job::parse_job(read_text(path), path);
+  auto kernel = registry.instantiate(spec, 0);
+  fmt::print("{}: ok\n", path);
+  fmt::print("  job      {} (app {}, output {})\n", spec.name, spec.app, spec.output);
+  fmt::print("  schedule {}{}\n", schedule::policy_name(spec.schedule.policy.kind),
+             spec.schedule.master_computes ? ", rank 0 computes too" : ", rank 0 only schedules");
+  fmt::print("  tasks    {} ({} of {} axes)\n", spec.params.size(),
+             spec.params.combine() == job::Combine::zip ? "zip" : "product", spec.params.axes().size());
+  for (const job::Axis& a : spec.params.axes()) {
+    fmt::print("    {:<12} {:>10} values  {}\n", a.name(), a.size(), a.describe());
+  }
+  for (const app::Field& f : kernel->schema()) {
+    std::string shape = fmt::format("{}", spec.params.size());
+    for (auto d : f.shape) {
+      shape += fmt::format(", {}", d);
+    }
+    fmt::print("  result   /results/{} {} ({}){}\n", f.name, element_name(f.type), shape,
+               f.unit.empty() ? "" : " [" + f.unit + "]");
+  }
+  return 0;
+}
+
+int inspect_command(const std::string& path) {
+  const io::ResultsFile file = io::ResultsFile::open(path);
+  auto text = [&](const char* name) {
+    const auto v = file.attribute(name);
+    return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : std::string("?");
+  };
+  auto number = [&](const char* name) -> std::string {
+    const auto v = file.attribute(name);
+    if (!v) {
+      return "?";
+    }
+    return std::visit([](const auto& x) { return fmt::format("{}", x); }, *v);
+  };
+  std::uint64_t counts[3] = {0, 0, 0};
+  const TaskIndex n = file.n_tasks();
+  std::vector<std::uint8_t> state(std::min<TaskIndex>(n, 1 << 20));
+  for (TaskIndex b = 0; b < n; b += state.size()) {
+    const TaskRange r{b, std::min<TaskIndex>(n, b + state.size())};
+    file.read_tasks(file.state_column(), r, state.data());
+    for (TaskIndex i = 0; i < r.size(); ++i) {
+      ++counts[std::min<std::uint8_t>(state[i], 2)];
+    }
+  }
+  fmt::print("{}: taskfarm output, status {}\n", path, text("status"));
+  fmt::print("  job      {} (app {}, policy {}, {} ranks, hash {})\n", text("job_name"), text("app"), text("policy"),
+             number("n_ranks"), text("job_hash"));
+  fmt::print("  tasks    {} done, {} failed, {} pending of {}\n", counts[1], counts[2], counts[0], n);
+  for (std::size_t c = 0; c < file.result_count(); ++c) {
+    const io::ColumnSpec& col = file.column(c);
+    std::string shape = fmt::format("{}", n);
+    for (auto d : col.shape) {
+      shape += fmt::format(", {}", d);
+    }
+    fmt::print("  result   /results/{} {} ({})\n", col.name, element_name(col.type), shape);
+  }
+  fmt::print("  created  {}, wall {} s\n", text("created"), number("wall_seconds"));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv, const app::Registry& registry) {
+  CLI::App app{"taskfarm: run N independent tasks on every core, results in one HDF5 file"};
+  app.require_subcommand(1);
+  RunArgs run;
+  CLI::App* run_cmd = app.add_subcommand("run", "run a job under mpirun/srun (rank 0 schedules and writes)");
+  run_cmd->add_option("job", run.job, "job file (TOML)")->required();
+  run_cmd->add_option("-o,--output", run.output, "output file (default: [job] output of the job file)");
+  run_cmd->add_flag("-f,--force", run.force, "replace an existing output file");
+  run_cmd->add_option("--checkpoint-seconds", run.flush_seconds, "flush results to the file this often")
+      ->check(CLI::PositiveNumber);
+  run_cmd->add_option("--progress-seconds", run.progress_seconds, "progress line interval, 0 for none")
+      ->check(CLI::NonNegativeNumber);
+
+  std::string validate_job;
+  CLI::App* validate_cmd = app.add_subcommand("validate", "check a job file without running it (no MPI needed)");
+  validate_cmd->add_option("job", validate_job, "job file (TOML)")->required();
+
+  std::string inspect_path;
+  CLI::App* inspect_cmd = app.add_subcommand("inspect", "summarise an output file");
+  inspect_cmd->add_option("file", inspect_path, "taskfarm output (HDF5)")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (launcher_rank() == 0) {
+      print_error(fmt::format("{} (see taskfarm --help)", e.what()));
+    }
+    return static_cast<int>(ExitCode::bad_input);
+  }
+
+  try {
+    if (*run_cmd) {
+      return run_command(run, registry);
+    }
+    if (*validate_cmd) {
+      return validate_command(validate_job, registry);
+    }
+    if (*inspect_cmd) {
+      return inspect_command(inspect_path);
+    }
+  } catch (const InputError& e) {
+    print_error(e.what());
+    return static_cast<int>(ExitCode::bad_input);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return static_cast<int>(ExitCode::internal);
+  }
+  return static_cast<int>(ExitCode::bad_input);
+}
+
+}  // namespace taskfarm::cli

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <chrono>
+#include <ctime>
+
+namespace taskfarm {
+
+/// @brief Monotonic seconds since an arbitrary origin (steady_clock).
+inline double now_seconds() noexcept {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+/// @brief CPU seconds consumed by the calling thread.
+inline double thread_cpu_seconds() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+/// @brief CPU seconds consumed by the whole process (all threads).
+inline double process_cpu_seconds() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+}  // namespace taskfarm

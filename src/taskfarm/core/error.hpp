@@ -1,0 +1,28 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace taskfarm {
+
+/// @brief Base of every exception taskfarm throws on purpose.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// @brief Bad user input (job file, command line, output path): reported as one line, exit code 2.
+class InputError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// @brief Process exit codes, documented in the README and used by the Slurm scripts.
+enum class ExitCode : int {
+  success = 0,       ///< every task done
+  tasks_failed = 1,  ///< finished, but some tasks failed
+  bad_input = 2,     ///< nothing started
+  internal = 3,      ///< a rank hit a fatal error and aborted the job
+};
+
+}  // namespace taskfarm

@@ -1,0 +1,73 @@
+#include "taskfarm/farm/farm.hpp"
+
+#include <sys/resource.h>
+
+#include <array>
+
+#include <boost/mpi/collectives.hpp>
+#include <boost/mpi/environment.hpp>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+
+#include "taskfarm/core/clock.hpp"
+#include "taskfarm/farm/master.hpp"
+#include "taskfarm/farm/worker.hpp"
+
+namespace taskfarm::farm {
+
+std::vector<std::size_t> field_bytes(const app::Kernel& kernel) {
+  std::vector<std::size_t> out;
+  for (const app::Field& f : kernel.schema()) {
+    out.push_back(f.bytes_per_task());
+  }
+  return out;
+}
+
+FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& spec, app::Kernel& kernel,
+                    io::ResultsFile* file, const FarmOptions& options) {
+  const std::string host = boost::mpi::environment::processor_name();
+  std::vector<std::string> hosts;
+  boost::mpi::gather(world, host, hosts, 0);
+  world.barrier();
+  const double t0 = now_seconds();  // every rank's clock origin, within a barrier's skew
+
+  RankStats stats;
+  FarmResult result;
+  if (world.rank() == 0) {
+    Master master(world, spec, kernel, *file, options, t0, hosts);
+    result = master.run(stats);
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    stats.cpu_seconds = process_cpu_seconds();
+    stats.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  } else {
+    stats = Worker(world, kernel, spec.schedule.prefetch, t0).run();
+  }
+
+  const std::array<double, 5> mine{static_cast<double>(stats.tasks), static_cast<double>(stats.chunks),
+                                   stats.busy_seconds, stats.cpu_seconds, stats.peak_rss_mib};
+  std::vector<double> all(world.rank() == 0 ? mine.size() * static_cast<std::size_t>(world.size()) : 0);
+  boost::mpi::gather(world, mine.data(), static_cast<int>(mine.size()), all.data(), 0);
+  if (world.rank() == 0) {
+    std::vector<io::RankRow> rows;
+    for (int r = 0; r < world.size(); ++r) {
+      const double* v = all.data() + 5 * r;
+      rows.push_back({r, hosts[static_cast<std::size_t>(r)], static_cast<std::uint64_t>(v[0]),
+                      static_cast<std::uint64_t>(v[1]), v[2], v[3], v[4]});
+    }
+    file->write_ranks(rows);
+    file->set_attribute("status", std::string(result.failed == 0 ? "complete" : "failed"));
+    file->set_attribute("n_done", static_cast<std::int64_t>(result.done));
+    file->set_attribute("n_failed", static_cast<std::int64_t>(result.failed));
+    file->set_attribute("wall_seconds", result.wall_seconds);
+    file->set_attribute("master_cpu_seconds", result.master_cpu_seconds);
+    file->flush();
+  }
+  std::array<std::uint64_t, 2> counts{result.done, result.failed};
+  boost::mpi::broadcast(world, counts.data(), 2, 0);
+  result.done = counts[0];
+  result.failed = counts[1];
+  return result;
+}
+
+}  // namespace taskfarm::farm

@@ -1,0 +1,133 @@
+#include "taskfarm/farm/result_writer.hpp"
+
+#include <chrono>
+
+#include "taskfarm/core/clock.hpp"
+#include "taskfarm/farm/protocol.hpp"
+
+namespace taskfarm::farm {
+
+ResultWriter::ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, std::vector<std::string> hosts,
+                           double flush_seconds, std::size_t max_queue_bytes)
+    : file_(file),
+      buffer_(file),
+      field_bytes_(std::move(field_bytes)),
+      hosts_(std::move(hosts)),
+      flush_seconds_(flush_seconds),
+      max_queue_bytes_(max_queue_bytes),
+      thread_([this] { loop(); }) {}
+
+ResultWriter::~ResultWriter() {
+  if (thread_.joinable()) {
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+}
+
+void ResultWriter::push(int rank, std::vector<std::byte> report) {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return queued_bytes_ < max_queue_bytes_ || failed(); });
+  queued_bytes_ += report.size();
+  queue_.push_back({rank, std::move(report)});
+  lock.unlock();
+  cv_.notify_all();
+}
+
+void ResultWriter::finish() {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  if (error_) {
+    std::rethrow_exception(error_);
+  }
+}
+
+void ResultWriter::loop() {
+  try {
+    double last_flush = now_seconds();
+    for (;;) {
+      Item item;
+      {
+        std::unique_lock lock(mutex_);
+        const auto timeout = std::chrono::duration<double>(flush_seconds_);
+        cv_.wait_for(lock, timeout, [&] { return !queue_.empty() || closing_; });
+        if (queue_.empty() && closing_) {
+          break;
+        }
+        if (!queue_.empty()) {
+          item = std::move(queue_.front());
+          queue_.pop_front();
+          queued_bytes_ -= item.bytes.size();
+        }
+      }
+      cv_.notify_all();  // wakes a push() waiting for room
+      if (!item.bytes.empty()) {
+        consume(item);
+      }
+      if (now_seconds() - last_flush >= flush_seconds_) {
+        flush_all();
+        last_flush = now_seconds();
+      }
+    }
+    flush_all();
+  } catch (...) {
+    error_ = std::current_exception();
+    failed_.store(true, std::memory_order_release);
+    cv_.notify_all();
+  }
+  cpu_seconds_ = thread_cpu_seconds();
+}
+
+void ResultWriter::consume(const Item& item) {
+  const Report report = decode_report(item.bytes, field_bytes_);
+  const std::size_t nf = field_bytes_.size();
+  std::vector<const std::byte*> columns(nf + 3);
+  std::uint64_t done = 0;
+  std::uint64_t failed = 0;
+  for (const PieceView& p : report.pieces) {
+    const TaskIndex n = p.range.size();
+    rank_fill_.assign(n, item.rank);
+    for (std::size_t f = 0; f < nf; ++f) {
+      columns[f] = p.fields[f];
+    }
+    columns[nf] = reinterpret_cast<const std::byte*>(p.state);
+    columns[nf + 1] = reinterpret_cast<const std::byte*>(rank_fill_.data());
+    columns[nf + 2] = reinterpret_cast<const std::byte*>(p.seconds);
+    buffer_.put(p.range, columns);
+    for (TaskIndex k = 0; k < n; ++k) {
+      failed += p.state[k] == static_cast<std::uint8_t>(io::TaskState::failed) ? 1 : 0;
+    }
+    done += n;
+  }
+  for (const ChunkSummary& c : report.chunks) {
+    chunk_rows_.push_back({c.range.begin, c.range.end, item.rank, c.assigned, c.started, c.finished});
+  }
+  const std::string& host = hosts_.at(static_cast<std::size_t>(item.rank));
+  for (const FailureView& f : report.failures) {
+    failure_rows_.push_back({f.task, f.attempt, item.rank, host, std::string(f.message)});
+  }
+  if (chunk_rows_.size() >= 65536) {
+    file_.append_chunks(chunk_rows_);
+    chunk_rows_.clear();
+  }
+  done_.fetch_add(done - failed, std::memory_order_relaxed);
+  failed_tasks_.fetch_add(failed, std::memory_order_relaxed);
+}
+
+void ResultWriter::flush_all() {
+  buffer_.flush();
+  file_.append_chunks(chunk_rows_);
+  chunk_rows_.clear();
+  file_.append_failures(failure_rows_);
+  failure_rows_.clear();
+  file_.flush();
+}
+
+}  // namespace taskfarm::farm

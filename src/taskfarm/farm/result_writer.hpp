@@ -1,0 +1,72 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "taskfarm/io/results_file.hpp"
+#include "taskfarm/io/task_write_buffer.hpp"
+
+namespace taskfarm::farm {
+
+/// @brief Rank 0's disk thread: decodes reports and writes them, so that dispatch never waits for
+/// the disk. Holds at most `max_queue_bytes` of reports; beyond that push() blocks (backpressure).
+class ResultWriter {
+ public:
+  ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, std::vector<std::string> hosts,
+               double flush_seconds, std::size_t max_queue_bytes = std::size_t{256} << 20);
+  ~ResultWriter();
+  ResultWriter(const ResultWriter&) = delete;
+  ResultWriter& operator=(const ResultWriter&) = delete;
+
+  /// @brief Queues a report received from `rank`.
+  void push(int rank, std::vector<std::byte> report);
+  /// @brief Writes everything queued, flushes the file and stops the thread; rethrows its error.
+  void finish();
+  /// @brief The thread's error, if it died (the master checks this while it waits).
+  [[nodiscard]] bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
+
+  [[nodiscard]] std::uint64_t tasks_done() const noexcept { return done_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t tasks_failed() const noexcept { return failed_tasks_.load(std::memory_order_relaxed); }
+  [[nodiscard]] double cpu_seconds() const noexcept { return cpu_seconds_; }
+
+ private:
+  struct Item {
+    int rank;
+    std::vector<std::byte> bytes;
+  };
+  void loop();
+  void consume(const Item& item);
+  void flush_all();
+
+  io::ResultsFile& file_;
+  io::TaskWriteBuffer buffer_;
+  std::vector<std::size_t> field_bytes_;
+  std::vector<std::string> hosts_;
+  double flush_seconds_;
+  std::size_t max_queue_bytes_;
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool closing_ = false;
+
+  std::vector<io::ChunkRow> chunk_rows_;
+  std::vector<io::FailureRow> failure_rows_;
+  std::vector<std::int32_t> rank_fill_;
+  std::atomic<std::uint64_t> done_{0};
+  std::atomic<std::uint64_t> failed_tasks_{0};
+  std::atomic<bool> failed_{false};
+  std::exception_ptr error_;
+  double cpu_seconds_ = 0.0;
+  std::thread thread_;
+};
+
+}  // namespace taskfarm::farm

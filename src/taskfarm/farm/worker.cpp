@@ -1,0 +1,190 @@
+#include "taskfarm/farm/worker.hpp"
+
+#include <sys/resource.h>
+
+#include <cmath>
+#include <deque>
+#include <list>
+#include <utility>
+
+#include <boost/mpi/nonblocking.hpp>
+#include <boost/mpi/request.hpp>
+
+#include "taskfarm/core/clock.hpp"
+#include "taskfarm/farm/chunk_runner.hpp"
+#include "taskfarm/farm/idle_backoff.hpp"
+#include "taskfarm/farm/protocol.hpp"
+
+namespace taskfarm::farm {
+
+namespace {
+
+constexpr std::uint32_t kMaxWant = 4096;              // chunks per request (bounds the reply buffer)
+constexpr std::size_t kPieceBytes = std::size_t{1} << 20;  // results per piece before we look at the network
+constexpr std::size_t kSendBytes = std::size_t{4} << 20;   // send results once this much is pending
+constexpr double kPieceSeconds = 0.25;                // look at the network at least this often
+constexpr double kResultSeconds = 1.0;                // and send pending results at least this often
+
+double ewma(double old, double sample, double alpha) { return old < 0 ? sample : old + alpha * (sample - old); }
+
+}  // namespace
+
+Worker::Worker(const boost::mpi::communicator& world, app::Kernel& kernel, unsigned prefetch, double t0)
+    : world_(world), kernel_(kernel), prefetch_(prefetch), t0_(t0) {}
+
+RankStats Worker::run() {
+  const std::vector<std::size_t> widths = field_bytes(kernel_);
+  std::size_t task_bytes = sizeof(double) + 1;
+  for (auto w : widths) {
+    task_bytes += w;
+  }
+  const TaskIndex piece_tasks = std::max<std::size_t>(1, kPieceBytes / task_bytes);
+  ReportBuilder report(widths);
+  ChunkRunner runner(kernel_, widths);
+  RankStats stats;
+
+  std::deque<Assignment> queue;
+  TaskIndex cursor = 0;      // next task of queue.front()
+  TaskIndex rest_tasks = 0;  // tasks in queue[1..]
+  bool in_flight = false;
+  bool no_more_work = false;
+  double sent_at = 0.0;
+  double last_send = now_seconds();
+  double rtt = -1.0;        // seconds from request to reply (EWMA)
+  double task_time = -1.0;  // seconds per task (EWMA)
+  double chunk_tasks = -1.0;
+  double chunk_started = 0.0;
+
+  std::vector<std::uint64_t> reply(assign_words(kMaxWant));
+  boost::mpi::request reply_request;
+  std::list<std::pair<boost::mpi::request, std::vector<std::byte>>> sends;
+
+  auto send = [&](std::uint32_t want, std::uint32_t flags) {
+    std::vector<std::byte> bytes = report.take(want, flags);
+    if (want > 0) {
+      reply_request = world_.irecv(0, kTagAssign, reply.data(), static_cast<int>(reply.size()));
+      in_flight = true;
+      sent_at = now_seconds();
+    }
+    auto req = world_.isend(0, kTagReport, reinterpret_cast<const char*>(bytes.data()), static_cast<int>(bytes.size()));
+    sends.emplace_back(req, std::move(bytes));  // the vector's heap block does not move
+    last_send = now_seconds();
+  };
+  auto reap_sends = [&] {
+    sends.remove_if([](auto& s) { return static_cast<bool>(s.first.test()); });
+  };
+  auto poll_reply = [&]() -> bool {
+    if (!in_flight) {
+      return false;
+    }
+    const auto status = reply_request.test();
+    if (!status) {
+      return false;
+    }
+    in_flight = false;
+    rtt = ewma(rtt, now_seconds() - sent_at, 0.3);
+    const auto words = status->count<std::uint64_t>().value_or(0);
+    const AssignMessage msg = decode_assign({reply.data(), static_cast<std::size_t>(words)});
+    no_more_work = no_more_work || (msg.flags & AssignMessage::kNoMoreWork) != 0;
+    for (const Assignment& a : msg.chunks) {
+      if (queue.empty()) {
+        cursor = a.range.begin;
+      } else {
+        rest_tasks += a.range.size();
+      }
+      queue.push_back(a);
+      chunk_tasks = ewma(chunk_tasks, static_cast<double>(a.range.size()), 0.3);
+    }
+    return true;
+  };
+  auto auto_want = [&]() -> std::uint32_t {
+    // Ask for enough chunks to cover the round-trip horizon (chunks of 1 need many per request).
+    const double horizon = 2.0 * std::max(rtt, 0.0) + 50e-6;
+    const double chunk_time = std::max(chunk_tasks, 1.0) * std::max(task_time, 1e-9);
+    return static_cast<std::uint32_t>(std::clamp(std::ceil(horizon / chunk_time), 1.0, double{kMaxWant}));
+  };
+
+  send(prefetch_ > 0 ? prefetch_ + 1 : 1, 0);
+  IdleBackoff backoff;
+  for (;;) {
+    poll_reply();
+    if (!sends.empty()) {
+      reap_sends();
+    }
+    if (queue.empty()) {
+      if (no_more_work && !in_flight) {
+        break;
+      }
+      if (!in_flight) {
+        send(prefetch_ > 0 ? prefetch_ + 1 : auto_want(), 0);
+      }
+      while (!poll_reply()) {
+        reap_sends();
+        backoff.idle();
+      }
+      backoff.reset();
+      continue;
+    }
+
+    const Assignment& a = queue.front();
+    if (cursor == a.range.begin) {
+      chunk_started = now_seconds();
+      runner.reset_stats();
+    }
+    TaskIndex stop = std::min(a.range.end, cursor + piece_tasks);
+    if (!in_flight && !no_more_work) {
+      const TaskIndex left = (a.range.end - cursor) + rest_tasks;
+      if (prefetch_ > 0) {
+        const auto beyond = static_cast<unsigned>(queue.size() - 1);
+        if (beyond < prefetch_) {
+          send(prefetch_ - beyond, 0);
+        }
+      } else if (task_time < 0) {
+        stop = cursor + 1;  // time one task before deciding when to ask
+      } else {
+        const double horizon = 2.0 * std::max(rtt, 0.0) + 50e-6;
+        const auto trigger = static_cast<TaskIndex>(std::ceil(horizon / std::max(task_time, 1e-9)));
+        if (left <= trigger + 1) {
+          send(auto_want(), 0);
+        } else {
+          stop = std::min(stop, cursor + (left - trigger - 1));
+        }
+      }
+    }
+
+    const double t_begin = now_seconds();
+    const TaskIndex reached = runner.run({cursor, stop}, report, t_begin + kPieceSeconds);
+    const double t_end = now_seconds();
+    const TaskIndex done = reached - cursor;
+    stats.tasks += done;
+    stats.busy_seconds += t_end - t_begin;
+    task_time = ewma(task_time, (t_end - t_begin) / static_cast<double>(done), 0.2);
+    cursor = reached;
+
+    if (cursor == a.range.end) {
+      const TaskTimeStats& s = runner.stats();
+      report.add_chunk({a.range, a.assigned, chunk_started - t0_, t_end - t0_, t_end - chunk_started, s.mean,
+                        s.variance()});
+      ++stats.chunks;
+      queue.pop_front();
+      if (!queue.empty()) {
+        cursor = queue.front().range.begin;
+        rest_tasks -= queue.front().range.size();
+      }
+    }
+    if (!report.empty() && (report.size_bytes() >= kSendBytes || t_end - last_send >= kResultSeconds)) {
+      send(0, 0);
+    }
+  }
+  send(0, ReportHeader::kFinal);
+  for (auto& s : sends) {
+    s.first.wait();
+  }
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  stats.cpu_seconds = process_cpu_seconds();
+  stats.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  return stats;
+}
+
+}  // namespace taskfarm::farm

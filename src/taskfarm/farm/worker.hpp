@@ -1,0 +1,27 @@
+#pragma once
+
+#include <boost/mpi/communicator.hpp>
+
+#include "taskfarm/app/kernel.hpp"
+#include "taskfarm/farm/farm.hpp"
+
+namespace taskfarm::farm {
+
+/// @brief A rank other than 0: asks the master for chunks, computes them, sends results back with
+/// its next request. Keeps its next chunk requested before it runs dry, so it never waits on the
+/// master: with `prefetch` = 0 (auto) the request leaves when the queued work falls below two
+/// measured round trips (just in time, so decreasing-chunk policies see the true remaining work);
+/// with prefetch = d it keeps d chunks requested beyond the one it computes.
+class Worker {
+ public:
+  Worker(const boost::mpi::communicator& world, app::Kernel& kernel, unsigned prefetch, double t0);
+  RankStats run();
+
+ private:
+  const boost::mpi::communicator& world_;
+  app::Kernel& kernel_;
+  unsigned prefetch_;
+  double t0_;
+};
+
+}  // namespace taskfarm::farm

@@ -1,0 +1,540 @@
+#include "taskfarm/io/results_file.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstddef>
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace taskfarm::io {
+
+namespace {
+
+constexpr std::size_t kTargetChunkBytes = std::size_t{1} << 20;  // ~1 MiB per HDF5 chunk: good write throughput
+constexpr hsize_t kTableChunkRows = 4096;
+
+struct FailureDisk {
+  std::uint64_t task;
+  std::uint32_t attempt;
+  std::int32_t rank;
+  const char* host;
+  const char* message;
+};
+
+struct RankDisk {
+  std::int32_t rank;
+  const char* host;
+  std::uint64_t tasks;
+  std::uint64_t chunks;
+  double busy_seconds;
+  double cpu_seconds;
+  double peak_rss_mib;
+};
+
+DatatypeHandle chunk_row_type() {
+  DatatypeHandle t(check_id(H5Tcreate(H5T_COMPOUND, sizeof(ChunkRow)), "H5Tcreate(chunk row)"));
+  check_status(H5Tinsert(t.get(), "begin", offsetof(ChunkRow, begin), H5T_NATIVE_UINT64), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "end", offsetof(ChunkRow, end), H5T_NATIVE_UINT64), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "rank", offsetof(ChunkRow, rank), H5T_NATIVE_INT32), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "assigned", offsetof(ChunkRow, assigned), H5T_NATIVE_DOUBLE), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "started", offsetof(ChunkRow, started), H5T_NATIVE_DOUBLE), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "finished", offsetof(ChunkRow, finished), H5T_NATIVE_DOUBLE), "H5Tinsert");
+  return t;
+}
+
+DatatypeHandle failure_row_type() {
+  DatatypeHandle str = vlen_string_type();
+  DatatypeHandle t(check_id(H5Tcreate(H5T_COMPOUND, sizeof(FailureDisk)), "H5Tcreate(failure row)"));
+  check_status(H5Tinsert(t.get(), "task", offsetof(FailureDisk, task), H5T_NATIVE_UINT64), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "attempt", offsetof(FailureDisk, attempt), H5T_NATIVE_UINT32), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "rank", offsetof(FailureDisk, rank), H5T_NATIVE_INT32), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "host", offsetof(FailureDisk, host), str.get()), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "message", offsetof(FailureDisk, message), str.get()), "H5Tinsert");
+  return t;
+}
+
+DatatypeHandle rank_row_type() {
+  DatatypeHandle str = vlen_string_type();
+  DatatypeHandle t(check_id(H5Tcreate(H5T_COMPOUND, sizeof(RankDisk)), "H5Tcreate(rank row)"));
+  check_status(H5Tinsert(t.get(), "rank", offsetof(RankDisk, rank), H5T_NATIVE_INT32), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "host", offsetof(RankDisk, host), str.get()), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "tasks", offsetof(RankDisk, tasks), H5T_NATIVE_UINT64), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "chunks", offsetof(RankDisk, chunks), H5T_NATIVE_UINT64), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "busy_seconds", offsetof(RankDisk, busy_seconds), H5T_NATIVE_DOUBLE), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "cpu_seconds", offsetof(RankDisk, cpu_seconds), H5T_NATIVE_DOUBLE), "H5Tinsert");
+  check_status(H5Tinsert(t.get(), "peak_rss_mib", offsetof(RankDisk, peak_rss_mib), H5T_NATIVE_DOUBLE), "H5Tinsert");
+  return t;
+}
+
+GroupHandle create_group(hid_t parent, const char* name, bool track_order = false) {
+  PropListHandle gcpl(check_id(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate"));
+  if (track_order) {  // lets readers list /results in the kernel's field order
+    check_status(H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+                 "H5Pset_link_creation_order");
+  }
+  return GroupHandle(
+      check_id(H5Gcreate2(parent, name, H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), fmt::format("create group {}", name)));
+}
+
+void write_string_attribute(hid_t obj, std::string_view name, const std::string& value) {
+  DatatypeHandle type = vlen_string_type();
+  DataspaceHandle space(check_id(H5Screate(H5S_SCALAR), "H5Screate"));
+  const std::string n(name);
+  if (H5Aexists(obj, n.c_str()) > 0) {
+    check_status(H5Adelete(obj, n.c_str()), "H5Adelete");
+  }
+  AttributeHandle attr(
+      check_id(H5Acreate2(obj, n.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), "attribute " + n));
+  const char* ptr = value.c_str();
+  check_status(H5Awrite(attr.get(), type.get(), &ptr), "write attribute " + n);
+}
+
+void write_attribute(hid_t obj, std::string_view name, const AttributeValue& value) {
+  if (const auto* s = std::get_if<std::string>(&value)) {
+    write_string_attribute(obj, name, *s);
+    return;
+  }
+  const std::string n(name);
+  if (H5Aexists(obj, n.c_str()) > 0) {
+    check_status(H5Adelete(obj, n.c_str()), "H5Adelete");
+  }
+  const hid_t type = std::holds_alternative<std::int64_t>(value) ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;
+  DataspaceHandle space(check_id(H5Screate(H5S_SCALAR), "H5Screate"));
+  AttributeHandle attr(check_id(H5Acreate2(obj, n.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT), n));
+  std::visit([&](const auto& v) { check_status(H5Awrite(attr.get(), type, &v), "write attribute " + n); }, value);
+}
+
+DatasetHandle create_table(hid_t file, const char* name, hid_t type) {
+  const hsize_t dims[1] = {0};
+  const hsize_t maxdims[1] = {H5S_UNLIMITED};
+  DataspaceHandle space(check_id(H5Screate_simple(1, dims, maxdims), "H5Screate_simple"));
+  PropListHandle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+  const hsize_t chunk[1] = {kTableChunkRows};
+  check_status(H5Pset_chunk(dcpl.get(), 1, chunk), "H5Pset_chunk");
+  return DatasetHandle(
+      check_id(H5Dcreate2(file, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), name));
+}
+
+void append_rows(hid_t dataset, hid_t type, hsize_t count, const void* rows) {
+  if (count == 0) {
+    return;
+  }
+  DataspaceHandle old_space(check_id(H5Dget_space(dataset), "H5Dget_space"));
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(old_space.get(), &n, nullptr);
+  const hsize_t new_size = n + count;
+  check_status(H5Dset_extent(dataset, &new_size), "H5Dset_extent");
+  DataspaceHandle file_space(check_id(H5Dget_space(dataset), "H5Dget_space"));
+  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &n, nullptr, &count, nullptr), "select");
+  DataspaceHandle mem_space(check_id(H5Screate_simple(1, &count, nullptr), "H5Screate_simple"));
+  check_status(H5Dwrite(dataset, type, mem_space.get(), file_space.get(), H5P_DEFAULT, rows), "append rows");
+}
+
+hsize_t table_size(hid_t dataset) {
+  DataspaceHandle space(check_id(H5Dget_space(dataset), "H5Dget_space"));
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+  return n;
+}
+
+std::optional<ElementType> element_type_of(hid_t type) {
+  const H5T_class_t cls = H5Tget_class(type);
+  const std::size_t size = H5Tget_size(type);
+  if (cls == H5T_FLOAT) {
+    return size == 4 ? std::optional(ElementType::f32) : size == 8 ? std::optional(ElementType::f64) : std::nullopt;
+  }
+  if (cls == H5T_INTEGER) {
+    const bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
+    switch (size) {
+      case 1:
+        return is_signed ? std::nullopt : std::optional(ElementType::u8);
+      case 4:
+        return is_signed ? ElementType::i32 : ElementType::u32;
+      case 8:
+        return is_signed ? ElementType::i64 : ElementType::u64;
+      default:
+        return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks) {
+  GroupHandle group = create_group(file, "params", true);
+  constexpr TaskIndex kBlock = 65536;
+  const hsize_t dims[1] = {n_tasks};
+  const hsize_t chunk[1] = {std::min<hsize_t>(n_tasks, kBlock)};
+  DataspaceHandle space(check_id(H5Screate_simple(1, dims, nullptr), "H5Screate_simple"));
+  PropListHandle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+  check_status(H5Pset_chunk(dcpl.get(), 1, chunk), "H5Pset_chunk");
+  for (std::size_t a = 0; a < params.axes().size(); ++a) {
+    const job::Axis& axis = params.axes()[a];
+    DatatypeHandle str;
+    hid_t type = H5T_NATIVE_INT64;
+    if (axis.kind() == job::Axis::Kind::real) {
+      type = H5T_NATIVE_DOUBLE;
+    } else if (axis.kind() == job::Axis::Kind::text) {
+      str = vlen_string_type();
+      type = str.get();
+    }
+    DatasetHandle ds(check_id(H5Dcreate2(group.get(), axis.name().c_str(), type, space.get(), H5P_DEFAULT,
+                                         dcpl.get(), H5P_DEFAULT),
+                              "create /params/" + axis.name()));
+    write_string_attribute(ds.get(), "description", "value of parameter axis '" + axis.name() + "' for each task");
+    write_string_attribute(ds.get(), "axis", axis.describe());
+    std::vector<std::int64_t> ints;
+    std::vector<double> reals;
+    std::vector<const char*> texts;
+    for (TaskIndex b = 0; b < n_tasks; b += kBlock) {
+      const hsize_t count = std::min(kBlock, n_tasks - b);
+      const void* data = nullptr;
+      switch (axis.kind()) {
+        case job::Axis::Kind::integer:
+          ints.resize(count);
+          for (hsize_t i = 0; i < count; ++i) {
+            ints[i] = params.integer(a, b + i);
+          }
+          data = ints.data();
+          break;
+        case job::Axis::Kind::real:
+          reals.resize(count);
+          for (hsize_t i = 0; i < count; ++i) {
+            reals[i] = params.real(a, b + i);
+          }
+          data = reals.data();
+          break;
+        case job::Axis::Kind::text:
+          texts.resize(count);
+          for (hsize_t i = 0; i < count; ++i) {
+            texts[i] = params.text(a, b + i).c_str();
+          }
+          data = texts.data();
+          break;
+      }
+      DataspaceHandle file_space(check_id(H5Dget_space(ds.get()), "H5Dget_space"));
+      const hsize_t start = b;
+      check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr), "select");
+      DataspaceHandle mem_space(check_id(H5Screate_simple(1, &count, nullptr), "H5Screate_simple"));
+      check_status(H5Dwrite(ds.get(), type, mem_space.get(), file_space.get(), H5P_DEFAULT, data),
+                   "write /params/" + axis.name());
+    }
+  }
+}
+
+}  // namespace
+
+std::size_t ColumnSpec::bytes_per_task() const {
+  std::size_t n = element_size(type);
+  for (auto d : shape) {
+    n *= d;
+  }
+  return n;
+}
+
+ResultsFile ResultsFile::create(const CreateOptions& options) {
+  silence_hdf5_errors();
+  if (options.n_tasks == 0) {
+    throw Error("a results file needs at least one task");
+  }
+  ResultsFile rf;
+  rf.n_tasks_ = options.n_tasks;
+  const unsigned flags = options.overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL;
+  rf.file_ = FileHandle(check_id(H5Fcreate(options.path.c_str(), flags, H5P_DEFAULT, H5P_DEFAULT),
+                                 fmt::format("cannot create {}", options.path.string())));
+  const hid_t f = rf.file_.get();
+
+  // One chunk-row count for every per-task dataset, so that a write-behind window covers whole chunks.
+  std::size_t widest = 8;
+  for (const ColumnSpec& c : options.results) {
+    widest = std::max(widest, c.bytes_per_task());
+  }
+  rf.chunk_rows_ = std::min<TaskIndex>(options.n_tasks, std::bit_floor(std::max<std::size_t>(1, kTargetChunkBytes / widest)));
+
+  std::vector<ColumnSpec> all = options.results;
+  all.push_back({"state", ElementType::u8, {}, "", "0 pending, 1 done, 2 failed"});
+  all.push_back({"rank", ElementType::i32, {}, "", "rank that computed the task (-1: not yet)"});
+  all.push_back({"seconds", ElementType::f64, {}, "s", "wall seconds the kernel spent on the task"});
+
+  GroupHandle results = create_group(f, "results", true);
+  GroupHandle tasks = create_group(f, "tasks", true);
+  for (std::size_t c = 0; c < all.size(); ++c) {
+    const ColumnSpec& spec = all[c];
+    const bool is_result = c < options.results.size();
+    std::vector<hsize_t> dims{options.n_tasks};
+    std::vector<hsize_t> chunk{rf.chunk_rows_};
+    for (auto d : spec.shape) {
+      dims.push_back(d);
+      chunk.push_back(d);
+    }
+    DataspaceHandle space(check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "space"));
+    PropListHandle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+    check_status(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
+    if (spec.name == "rank" && !is_result) {
+      const std::int32_t fill = -1;
+      check_status(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_INT32, &fill), "H5Pset_fill_value");
+    }
+    const hid_t parent = is_result ? results.get() : tasks.get();
+    Column col;
+    col.spec = spec;
+    col.path = (is_result ? "/results/" : "/tasks/") + spec.name;
+    col.bytes = spec.bytes_per_task();
+    col.dataset = DatasetHandle(check_id(H5Dcreate2(parent, spec.name.c_str(), native_type(spec.type), space.get(),
+                                                    H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                                         "create " + col.path));
+    if (!spec.description.empty()) {
+      write_string_attribute(col.dataset.get(), "description", spec.description);
+    }
+    if (!spec.unit.empty()) {
+      write_string_attribute(col.dataset.get(), "unit", spec.unit);
+    }
+    rf.columns_.push_back(std::move(col));
+  }
+
+  if (options.params != nullptr && !options.params->empty()) {
+    write_params(f, *options.params, options.n_tasks);
+  }
+  DatatypeHandle chunk_type = chunk_row_type();
+  DatatypeHandle failure_type = failure_row_type();
+  rf.chunks_ = create_table(f, "chunks", chunk_type.get());
+  rf.failures_ = create_table(f, "failures", failure_type.get());
+
+  write_attribute(f, "taskfarm_format", kFormatVersion);
+  write_attribute(f, "status", std::string("running"));
+  write_attribute(f, "n_tasks", static_cast<std::int64_t>(options.n_tasks));
+  write_attribute(f, "created", utc_now());
+  for (const auto& [name, value] : options.attributes) {
+    write_attribute(f, name, value);
+  }
+  rf.flush();
+  return rf;
+}
+
+ResultsFile ResultsFile::open(const std::filesystem::path& path, bool writable) {
+  silence_hdf5_errors();
+  if (!std::filesystem::exists(path)) {
+    throw InputError(fmt::format("{}: no such file", path.string()));
+  }
+  ResultsFile rf;
+  const hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    throw InputError(fmt::format("{}: not a readable HDF5 file (truncated, corrupt or locked by a running job)",
+                                 path.string()));
+  }
+  rf.file_ = FileHandle(id);
+  if (H5Aexists(id, "taskfarm_format") <= 0) {
+    throw InputError(fmt::format("{}: an HDF5 file, but not a taskfarm output (no taskfarm_format attribute)",
+                                 path.string()));
+  }
+  try {
+    const auto n = rf.attribute("n_tasks");
+    rf.n_tasks_ = n ? static_cast<TaskIndex>(std::get<std::int64_t>(*n)) : 0;
+    std::vector<std::string> paths;
+    GroupHandle results(check_id(H5Gopen2(id, "results", H5P_DEFAULT), "open /results"));
+    H5G_info_t info{};
+    check_status(H5Gget_info(results.get(), &info), "H5Gget_info");
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+      char name[256] = {};
+      check_status(static_cast<herr_t>(H5Lget_name_by_idx(results.get(), ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, i,
+                                                          name, sizeof name, H5P_DEFAULT)),
+                   "list /results");
+      paths.push_back(std::string("/results/") + name);
+    }
+    for (const char* t : {"/tasks/state", "/tasks/rank", "/tasks/seconds"}) {
+      paths.emplace_back(t);
+    }
+    for (const std::string& p : paths) {
+      Column col;
+      col.path = p;
+      col.spec.name = p.substr(p.rfind('/') + 1);
+      col.dataset = DatasetHandle(check_id(H5Dopen2(id, p.c_str(), H5P_DEFAULT), "open " + p));
+      DatatypeHandle type(check_id(H5Dget_type(col.dataset.get()), "H5Dget_type"));
+      const auto et = element_type_of(type.get());
+      if (!et) {
+        throw InputError(fmt::format("{}: dataset {} has a type taskfarm does not write", path.string(), p));
+      }
+      col.spec.type = *et;
+      DataspaceHandle space(check_id(H5Dget_space(col.dataset.get()), "H5Dget_space"));
+      const int rank = H5Sget_simple_extent_ndims(space.get());
+      std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 1)));
+      H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+      if (dims[0] != rf.n_tasks_) {
+        throw InputError(fmt::format("{}: {} has {} rows, expected n_tasks = {}", path.string(), p, dims[0], rf.n_tasks_));
+      }
+      col.spec.shape.assign(dims.begin() + 1, dims.end());
+      col.bytes = col.spec.bytes_per_task();
+      PropListHandle dcpl(check_id(H5Dget_create_plist(col.dataset.get()), "H5Dget_create_plist"));
+      std::vector<hsize_t> chunk(dims.size());
+      if (H5Pget_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()) > 0) {
+        rf.chunk_rows_ = chunk[0];
+      }
+      rf.columns_.push_back(std::move(col));
+    }
+    rf.chunks_ = DatasetHandle(check_id(H5Dopen2(id, "chunks", H5P_DEFAULT), "open /chunks"));
+    rf.failures_ = DatasetHandle(check_id(H5Dopen2(id, "failures", H5P_DEFAULT), "open /failures"));
+  } catch (const H5Error& e) {
+    throw InputError(fmt::format("{}: damaged taskfarm output: {}", path.string(), e.what()));
+  }
+  return rf;
+}
+
+void ResultsFile::write_tasks(std::size_t column, TaskRange range, const void* data) {
+  if (range.empty()) {
+    return;
+  }
+  const Column& col = columns_.at(column);
+  DataspaceHandle file_space(check_id(H5Dget_space(col.dataset.get()), "H5Dget_space"));
+  std::vector<hsize_t> start{range.begin};
+  std::vector<hsize_t> count{range.size()};
+  hsize_t values = range.size();
+  for (auto d : col.spec.shape) {
+    start.push_back(0);
+    count.push_back(d);
+    values *= d;
+  }
+  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+               "select hyperslab");
+  DataspaceHandle mem_space(check_id(H5Screate_simple(1, &values, nullptr), "H5Screate_simple"));
+  check_status(H5Dwrite(col.dataset.get(), native_type(col.spec.type), mem_space.get(), file_space.get(),
+                        H5P_DEFAULT, data),
+               fmt::format("write {} [{}, {})", col.path, range.begin, range.end));
+}
+
+void ResultsFile::read_tasks(std::size_t column, TaskRange range, void* data) const {
+  if (range.empty()) {
+    return;
+  }
+  const Column& col = columns_.at(column);
+  DataspaceHandle file_space(check_id(H5Dget_space(col.dataset.get()), "H5Dget_space"));
+  std::vector<hsize_t> start{range.begin};
+  std::vector<hsize_t> count{range.size()};
+  hsize_t values = range.size();
+  for (auto d : col.spec.shape) {
+    start.push_back(0);
+    count.push_back(d);
+    values *= d;
+  }
+  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+               "select hyperslab");
+  DataspaceHandle mem_space(check_id(H5Screate_simple(1, &values, nullptr), "H5Screate_simple"));
+  check_status(H5Dread(col.dataset.get(), native_type(col.spec.type), mem_space.get(), file_space.get(), H5P_DEFAULT,
+                       data),
+               fmt::format("read {} [{}, {})", col.path, range.begin, range.end));
+}
+
+void ResultsFile::append_chunks(std::span<const ChunkRow> rows) {
+  DatatypeHandle type = chunk_row_type();
+  append_rows(chunks_.get(), type.get(), rows.size(), rows.data());
+}
+
+void ResultsFile::append_failures(std::span<const FailureRow> rows) {
+  std::vector<FailureDisk> disk;
+  disk.reserve(rows.size());
+  for (const FailureRow& r : rows) {
+    disk.push_back({r.task, r.attempt, r.rank, r.host.c_str(), r.message.c_str()});
+  }
+  DatatypeHandle type = failure_row_type();
+  append_rows(failures_.get(), type.get(), disk.size(), disk.data());
+}
+
+void ResultsFile::write_ranks(std::span<const RankRow> rows) {
+  std::vector<RankDisk> disk;
+  for (const RankRow& r : rows) {
+    disk.push_back({r.rank, r.host.c_str(), r.tasks, r.chunks, r.busy_seconds, r.cpu_seconds, r.peak_rss_mib});
+  }
+  DatatypeHandle type = rank_row_type();
+  if (H5Lexists(file_.get(), "ranks", H5P_DEFAULT) > 0) {
+    check_status(H5Ldelete(file_.get(), "ranks", H5P_DEFAULT), "H5Ldelete /ranks");
+  }
+  DatasetHandle ds = create_table(file_.get(), "ranks", type.get());
+  append_rows(ds.get(), type.get(), disk.size(), disk.data());
+}
+
+std::vector<ChunkRow> ResultsFile::read_chunks() const {
+  std::vector<ChunkRow> rows(table_size(chunks_.get()));
+  DatatypeHandle type = chunk_row_type();
+  if (!rows.empty()) {
+    check_status(H5Dread(chunks_.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), "read /chunks");
+  }
+  return rows;
+}
+
+std::vector<FailureRow> ResultsFile::read_failures() const {
+  const hsize_t n = table_size(failures_.get());
+  std::vector<FailureDisk> disk(n);
+  DatatypeHandle type = failure_row_type();
+  std::vector<FailureRow> rows;
+  if (n == 0) {
+    return rows;
+  }
+  check_status(H5Dread(failures_.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, disk.data()), "read /failures");
+  for (const FailureDisk& d : disk) {
+    rows.push_back({d.task, d.attempt, d.rank, d.host != nullptr ? d.host : "", d.message != nullptr ? d.message : ""});
+  }
+  DataspaceHandle space(check_id(H5Dget_space(failures_.get()), "H5Dget_space"));
+  H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, disk.data());
+  return rows;
+}
+
+void ResultsFile::set_attribute(std::string_view name, const AttributeValue& value) {
+  write_attribute(file_.get(), name, value);
+}
+
+std::optional<AttributeValue> ResultsFile::attribute(std::string_view name) const {
+  const std::string n(name);
+  if (H5Aexists(file_.get(), n.c_str()) <= 0) {
+    return std::nullopt;
+  }
+  AttributeHandle attr(check_id(H5Aopen(file_.get(), n.c_str(), H5P_DEFAULT), "open attribute " + n));
+  DatatypeHandle type(check_id(H5Aget_type(attr.get()), "H5Aget_type"));
+  switch (H5Tget_class(type.get())) {
+    case H5T_STRING: {
+      if (H5Tis_variable_str(type.get()) > 0) {
+        DatatypeHandle mem = vlen_string_type();
+        char* ptr = nullptr;
+        check_status(H5Aread(attr.get(), mem.get(), &ptr), "read attribute " + n);
+        std::string out = ptr != nullptr ? ptr : "";
+        H5free_memory(ptr);
+        return out;
+      }
+      std::string out(H5Tget_size(type.get()), '\0');
+      check_status(H5Aread(attr.get(), type.get(), out.data()), "read attribute " + n);
+      return out.substr(0, out.find('\0'));
+    }
+    case H5T_INTEGER: {
+      std::int64_t v = 0;
+      check_status(H5Aread(attr.get(), H5T_NATIVE_INT64, &v), "read attribute " + n);
+      return v;
+    }
+    case H5T_FLOAT: {
+      double v = 0;
+      check_status(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &v), "read attribute " + n);
+      return v;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string ResultsFile::text_attribute(std::string_view name) const {
+  const auto v = attribute(name);
+  if (!v || !std::holds_alternative<std::string>(*v)) {
+    throw Error(fmt::format("output file has no text attribute '{}'", name));
+  }
+  return std::get<std::string>(*v);
+}
+
+void ResultsFile::flush() { check_status(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "H5Fflush"); }
+
+}  // namespace taskfarm::io

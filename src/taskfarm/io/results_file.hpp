@@ -1,0 +1,133 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "taskfarm/core/element_type.hpp"
+#include "taskfarm/core/task_range.hpp"
+#include "taskfarm/io/h5.hpp"
+#include "taskfarm/job/param_space.hpp"
+
+namespace taskfarm::io {
+
+/// @brief One per-task dataset: /results/<name> with shape (n_tasks, shape...).
+struct ColumnSpec {
+  std::string name;
+  ElementType type = ElementType::f64;
+  std::vector<std::uint64_t> shape;  ///< per-task shape
+  std::string unit;
+  std::string description;
+  [[nodiscard]] std::size_t bytes_per_task() const;
+};
+
+/// @brief Value of /tasks/state.
+enum class TaskState : std::uint8_t { pending = 0, done = 1, failed = 2 };
+
+/// @brief One row of /chunks. Times are seconds since the job started.
+struct ChunkRow {
+  std::uint64_t begin = 0;
+  std::uint64_t end = 0;
+  std::int32_t rank = 0;
+  double assigned = 0.0;
+  double started = 0.0;
+  double finished = 0.0;
+};
+
+/// @brief One row of /failures: one failed attempt of one task.
+struct FailureRow {
+  std::uint64_t task = 0;
+  std::uint32_t attempt = 0;
+  std::int32_t rank = 0;
+  std::string host;
+  std::string message;
+};
+
+/// @brief One row of /ranks: what each rank did.
+struct RankRow {
+  std::int32_t rank = 0;
+  std::string host;
+  std::uint64_t tasks = 0;
+  std::uint64_t chunks = 0;
+  double busy_seconds = 0.0;  ///< wall seconds inside kernels
+  double cpu_seconds = 0.0;   ///< process CPU seconds
+  double peak_rss_mib = 0.0;
+};
+
+using AttributeValue = std::variant<std::string, std::int64_t, double>;
+
+/// @brief The job's one HDF5 output file (layout in DESIGN.md). Not thread-safe: one thread at a time.
+class ResultsFile {
+ public:
+  static constexpr std::int64_t kFormatVersion = 1;
+
+  struct CreateOptions {
+    std::filesystem::path path;
+    TaskIndex n_tasks = 0;
+    std::vector<ColumnSpec> results;
+    const job::ParamSpace* params = nullptr;  ///< written to /params/<axis>, one value per task
+    bool overwrite = false;                   ///< replace an existing file (else refuse)
+    std::vector<std::pair<std::string, AttributeValue>> attributes;  ///< extra root attributes
+  };
+
+  /// @brief Creates the file with every dataset; status "running".
+  static ResultsFile create(const CreateOptions& options);
+  /// @brief Opens an existing output; throws InputError if it is not a readable taskfarm file.
+  static ResultsFile open(const std::filesystem::path& path, bool writable = false);
+
+  [[nodiscard]] TaskIndex n_tasks() const noexcept { return n_tasks_; }
+  /// @brief Rows per HDF5 chunk, the same for every per-task dataset (write in multiples of it).
+  [[nodiscard]] TaskIndex chunk_rows() const noexcept { return chunk_rows_; }
+
+  /// @brief Per-task columns: the result fields, then /tasks/state, /tasks/rank, /tasks/seconds.
+  [[nodiscard]] std::size_t column_count() const noexcept { return columns_.size(); }
+  [[nodiscard]] std::size_t result_count() const noexcept { return columns_.size() - 3; }
+  [[nodiscard]] std::size_t state_column() const noexcept { return result_count(); }
+  [[nodiscard]] std::size_t rank_column() const noexcept { return result_count() + 1; }
+  [[nodiscard]] std::size_t seconds_column() const noexcept { return result_count() + 2; }
+  [[nodiscard]] std::size_t column_bytes(std::size_t column) const { return columns_.at(column).bytes; }
+  [[nodiscard]] const ColumnSpec& column(std::size_t column) const { return columns_.at(column).spec; }
+
+  /// @brief Writes tasks `range` of one column from `data` (range.size() * column_bytes bytes).
+  void write_tasks(std::size_t column, TaskRange range, const void* data);
+  /// @brief Reads tasks `range` of one column into `data`.
+  void read_tasks(std::size_t column, TaskRange range, void* data) const;
+
+  void append_chunks(std::span<const ChunkRow> rows);
+  void append_failures(std::span<const FailureRow> rows);
+  void write_ranks(std::span<const RankRow> rows);
+  [[nodiscard]] std::vector<ChunkRow> read_chunks() const;
+  [[nodiscard]] std::vector<FailureRow> read_failures() const;
+
+  void set_attribute(std::string_view name, const AttributeValue& value);
+  [[nodiscard]] std::optional<AttributeValue> attribute(std::string_view name) const;
+  [[nodiscard]] std::string text_attribute(std::string_view name) const;
+
+  /// @brief Pushes everything written so far to the file (H5Fflush; no fsync).
+  void flush();
+
+ private:
+  struct Column {
+    ColumnSpec spec;
+    std::string path;
+    std::size_t bytes = 0;
+    DatasetHandle dataset;
+  };
+  ResultsFile() = default;
+  void open_tables();
+
+  FileHandle file_;
+  std::vector<Column> columns_;
+  TaskIndex n_tasks_ = 0;
+  TaskIndex chunk_rows_ = 1;
+  DatasetHandle chunks_;
+  DatasetHandle failures_;
+};
+
+}  // namespace taskfarm::io

@@ -1,0 +1,83 @@
+#include "taskfarm/io/task_write_buffer.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace taskfarm::io {
+
+TaskWriteBuffer::TaskWriteBuffer(ResultsFile& file, std::size_t max_open_windows)
+    : file_(file), rows_(file.chunk_rows()), max_open_(std::max<std::size_t>(1, max_open_windows)) {}
+
+void TaskWriteBuffer::put(TaskRange range, std::span<const std::byte* const> columns) {
+  const std::size_t ncol = file_.column_count();
+  for (TaskIndex wi = range.begin / rows_; wi * rows_ < range.end; ++wi) {
+    const TaskRange wr{wi * rows_, std::min((wi + 1) * rows_, file_.n_tasks())};
+    const TaskRange part = wr.intersect(range);
+    const TaskIndex offset = part.begin - range.begin;
+    auto it = open_.find(wi);
+    if (part == wr && it == open_.end()) {
+      for (std::size_t c = 0; c < ncol; ++c) {
+        file_.write_tasks(c, part, columns[c] + offset * file_.column_bytes(c));
+      }
+      writes_ += ncol;
+      continue;
+    }
+    if (it == open_.end()) {
+      Window w;
+      w.range = wr;
+      w.columns.resize(ncol);
+      for (std::size_t c = 0; c < ncol; ++c) {
+        w.columns[c].resize(wr.size() * file_.column_bytes(c));
+      }
+      w.have.assign(wr.size(), 0);
+      it = open_.emplace(wi, std::move(w)).first;
+    }
+    Window& w = it->second;
+    for (std::size_t c = 0; c < ncol; ++c) {
+      const std::size_t b = file_.column_bytes(c);
+      std::memcpy(w.columns[c].data() + (part.begin - wr.begin) * b, columns[c] + offset * b, part.size() * b);
+    }
+    for (TaskIndex t = part.begin; t < part.end; ++t) {
+      std::uint8_t& h = w.have[t - wr.begin];
+      w.count += h == 0 ? 1 : 0;
+      h = 1;
+    }
+    if (w.count == wr.size()) {
+      write_runs(w);
+      open_.erase(it);
+    }
+  }
+  while (open_.size() > max_open_) {
+    write_runs(open_.begin()->second);
+    open_.erase(open_.begin());
+  }
+}
+
+void TaskWriteBuffer::write_runs(const Window& w) {
+  const std::size_t n = w.range.size();
+  for (std::size_t i = 0; i < n;) {
+    if (w.have[i] == 0) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < n && w.have[j] != 0) {
+      ++j;
+    }
+    const TaskRange run{w.range.begin + i, w.range.begin + j};
+    for (std::size_t c = 0; c < w.columns.size(); ++c) {
+      file_.write_tasks(c, run, w.columns[c].data() + i * file_.column_bytes(c));
+    }
+    writes_ += w.columns.size();
+    i = j;
+  }
+}
+
+void TaskWriteBuffer::flush() {
+  for (const auto& [wi, w] : open_) {
+    write_runs(w);
+  }
+  open_.clear();
+}
+
+}  // namespace taskfarm::io

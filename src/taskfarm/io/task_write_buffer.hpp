@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <vector>
+
+#include "taskfarm/core/task_range.hpp"
+#include "taskfarm/io/results_file.hpp"
+
+namespace taskfarm::io {
+
+/// @brief Coalesces small per-task writes into whole HDF5 chunks.
+///
+/// Results arrive as many small ranges (chunks of 1 under self-scheduling) in nearly increasing
+/// order. Writing each one with its own H5Dwrite would cost microseconds per task; instead tasks are
+/// gathered in windows aligned to the file's chunk rows and a window is written once it is full.
+/// Ranges that cover whole windows are written straight from the caller's memory. Memory is bounded:
+/// beyond `max_open_windows` the oldest window is written partially.
+class TaskWriteBuffer {
+ public:
+  explicit TaskWriteBuffer(ResultsFile& file, std::size_t max_open_windows = 32);
+
+  /// @brief Takes tasks `range` of every per-task column; `columns[c]` points at
+  /// range.size() * file.column_bytes(c) bytes.
+  void put(TaskRange range, std::span<const std::byte* const> columns);
+  /// @brief Writes every buffered task, including partly filled windows.
+  void flush();
+
+  [[nodiscard]] std::size_t open_windows() const noexcept { return open_.size(); }
+  [[nodiscard]] std::uint64_t hdf5_writes() const noexcept { return writes_; }
+
+ private:
+  struct Window {
+    TaskRange range;
+    std::vector<std::vector<std::byte>> columns;
+    std::vector<std::uint8_t> have;  // task received?
+    TaskIndex count = 0;
+  };
+  void write_runs(const Window& w);
+
+  ResultsFile& file_;
+  TaskIndex rows_;
+  std::size_t max_open_;
+  std::map<TaskIndex, Window> open_;  // keyed by window number
+  std::uint64_t writes_ = 0;
+};
+
+}  // namespace taskfarm::io

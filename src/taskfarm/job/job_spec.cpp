@@ -1,0 +1,308 @@
+#include "taskfarm/job/job_spec.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "taskfarm/core/error.hpp"
+
+namespace taskfarm::job {
+
+namespace {
+
+int line_of(const toml::node& node) { return static_cast<int>(node.source().begin.line); }
+
+[[noreturn]] void fail_at(const std::string& source, const toml::node& node, std::string_view where,
+                          std::string_view message) {
+  throw InputError(fmt::format("{}:{}: {}: {}", source, line_of(node), where, message));
+}
+
+std::optional<Scalar> to_scalar(const toml::node& node) {
+  if (auto v = node.value_exact<std::int64_t>()) {
+    return Scalar{*v};
+  }
+  if (auto v = node.value_exact<double>()) {
+    return Scalar{*v};
+  }
+  if (auto v = node.value_exact<bool>()) {
+    return Scalar{*v};
+  }
+  if (auto v = node.value_exact<std::string>()) {
+    return Scalar{*v};
+  }
+  return std::nullopt;
+}
+
+/// Converts a flat TOML table (scalars and arrays of scalars) into Settings.
+Settings to_settings(const toml::table& table, const std::string& source, const std::string& section) {
+  std::map<std::string, SettingValue, std::less<>> values;
+  for (auto&& [key, node] : table) {
+    const std::string where = fmt::format("[{}] {}", section, key.str());
+    SettingValue sv;
+    sv.line = line_of(node);
+    if (auto s = to_scalar(node)) {
+      sv.value = std::move(*s);
+    } else if (const toml::array* arr = node.as_array()) {
+      std::vector<Scalar> items;
+      for (const toml::node& item : *arr) {
+        auto s2 = to_scalar(item);
+        if (!s2) {
+          fail_at(source, item, where, "expected numbers, strings or booleans inside the array");
+        }
+        items.push_back(std::move(*s2));
+      }
+      sv.value = std::move(items);
+    } else {
+      fail_at(source, node, where, "expected a number, string, boolean or array");
+    }
+    values.emplace(std::string(key.str()), std::move(sv));
+  }
+  return Settings(source, section, std::move(values));
+}
+
+std::int64_t positive_count(const Settings& s, std::string_view key, std::int64_t fallback) {
+  const std::int64_t v = s.integer(key, fallback);
+  if (v < 0) {
+    s.fail(key, fmt::format("expected a non-negative integer, got {}", v));
+  }
+  return v;
+}
+
+ScheduleSpec parse_schedule(const Settings& s) {
+  ScheduleSpec spec;
+  const std::string name = s.text("policy", "fac2");
+  auto kind = schedule::parse_policy_kind(name);
+  if (!kind) {
+    s.fail("policy", fmt::format("unknown policy \"{}\"; expected one of: {}", name, schedule::policy_names_help()));
+  }
+  spec.policy.kind = *kind;
+  spec.policy.chunk = static_cast<std::uint64_t>(positive_count(s, "chunk", 0));
+  if (*kind == schedule::PolicyKind::fsc && spec.policy.chunk == 0) {
+    s.fail("chunk", "missing; policy \"fsc\" needs a positive chunk size");
+  }
+  spec.policy.min_chunk = static_cast<std::uint64_t>(positive_count(s, "min_chunk", 1));
+  if (spec.policy.min_chunk == 0) {
+    s.fail("min_chunk", "expected a positive integer, got 0");
+  }
+  spec.policy.max_chunk = static_cast<std::uint64_t>(positive_count(s, "max_chunk", 0));
+  if (spec.policy.max_chunk != 0 && spec.policy.max_chunk < spec.policy.min_chunk) {
+    s.fail("max_chunk", fmt::format("must be at least min_chunk ({})", spec.policy.min_chunk));
+  }
+  if (s.has("prefetch")) {
+    const std::string as_text = [&] {
+      try {
+        return s.text("prefetch");
+      } catch (const InputError&) {
+        return std::string{};
+      }
+    }();
+    if (as_text != "auto") {
+      const std::int64_t depth = s.integer("prefetch", 0);
+      if (depth < 1 || depth > 4096) {
+        s.fail("prefetch", fmt::format("expected \"auto\" or an integer in [1, 4096], got {}", depth));
+      }
+      spec.prefetch = static_cast<std::uint32_t>(depth);
+    }
+  }
+  spec.master_computes = s.flag("master_computes", true);
+  s.reject_unknown();
+  return spec;
+}
+
+/// Reads three numbers [a, b, n] of a linspace/logspace axis.
+Axis parse_spaced_axis(const std::string& name, const Settings& s, std::string_view key) {
+  const std::vector<double> v = s.reals(key);
+  if (v.size() != 3) {
+    s.fail(key, fmt::format("expected [start, stop, count], got {} numbers", v.size()));
+  }
+  if (v[2] < 1 || v[2] != static_cast<double>(static_cast<std::int64_t>(v[2]))) {
+    s.fail(key, fmt::format("count must be a positive integer, got {}", v[2]));
+  }
+  const auto n = static_cast<std::uint64_t>(v[2]);
+  return key == "linspace" ? Axis::linspace(name, v[0], v[1], n) : Axis::logspace(name, v[0], v[1], n);
+}
+
+Axis parse_axis(const std::string& source, const std::string& name, const toml::node& node) {
+  const std::string where = fmt::format("[params] {}", name);
+  if (const toml::array* arr = node.as_array()) {
+    if (arr->empty()) {
+      fail_at(source, node, where, "empty list; an axis needs at least one value");
+    }
+    if (arr->is_homogeneous<std::string>()) {
+      std::vector<std::string> out;
+      for (const toml::node& item : *arr) {
+        out.push_back(*item.value<std::string>());
+      }
+      return Axis::list(name, std::move(out));
+    }
+    if (arr->is_homogeneous<std::int64_t>()) {
+      std::vector<std::int64_t> out;
+      for (const toml::node& item : *arr) {
+        out.push_back(*item.value<std::int64_t>());
+      }
+      return Axis::list(name, std::move(out));
+    }
+    std::vector<double> out;
+    for (const toml::node& item : *arr) {
+      auto v = item.value<double>();  // integers convert
+      if (!v || item.is_boolean()) {
+        fail_at(source, item, where, "expected a list of integers, reals or strings (one kind)");
+      }
+      out.push_back(*v);
+    }
+    return Axis::list(name, std::move(out));
+  }
+  const toml::table* tbl = node.as_table();
+  if (tbl == nullptr) {
+    fail_at(source, node, where,
+            "expected a list of values or a table { range = [start, stop(, step)] }, "
+            "{ linspace = [start, stop, count] } or { logspace = [start, stop, count] }");
+  }
+  const Settings s = to_settings(*tbl, source, "params." + name);
+  std::optional<Axis> axis;
+  int generators = 0;
+  if (s.has("range")) {
+    ++generators;
+    const std::vector<double> v = s.reals("range");
+    if (v.size() != 2 && v.size() != 3) {
+      s.fail("range", fmt::format("expected [start, stop] or [start, stop, step], got {} numbers", v.size()));
+    }
+    for (double x : v) {
+      if (x != static_cast<double>(static_cast<std::int64_t>(x))) {
+        s.fail("range", fmt::format("expected integers, got {}", x));
+      }
+    }
+    const auto step = v.size() == 3 ? static_cast<std::int64_t>(v[2]) : 1;
+    if (step == 0) {
+      s.fail("range", "step must not be 0");
+    }
+    axis = Axis::integer_range(name, static_cast<std::int64_t>(v[0]), static_cast<std::int64_t>(v[1]), step);
+  }
+  for (const char* key : {"linspace", "logspace"}) {
+    if (s.has(key)) {
+      ++generators;
+      axis = parse_spaced_axis(name, s, key);
+    }
+  }
+  if (generators != 1) {
+    fail_at(source, node, where, "expected exactly one of range, linspace, logspace");
+  }
+  s.reject_unknown();
+  if (axis->size() == 0) {
+    fail_at(source, node, where, fmt::format("{} is empty; an axis needs at least one value", axis->describe()));
+  }
+  return *axis;
+}
+
+ParamSpace parse_params(const std::string& source, const toml::table& table) {
+  // toml++ keeps keys sorted; the product's axis order is the order of the file, so sort by line.
+  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+  Combine combine = Combine::product;
+  for (auto&& [key, node] : table) {
+    if (key.str() == "combine") {
+      const auto v = node.value_exact<std::string>();
+      if (v == "product") {
+        combine = Combine::product;
+      } else if (v == "zip") {
+        combine = Combine::zip;
+      } else {
+        fail_at(source, node, "[params] combine", "expected \"product\" or \"zip\"");
+      }
+      continue;
+    }
+    entries.emplace_back(&key, &node);
+  }
+  std::sort(entries.begin(), entries.end(), [](const auto& x, const auto& y) {
+    const auto& a = x.first->source().begin;
+    const auto& b = y.first->source().begin;
+    return a.line != b.line ? a.line < b.line : a.column < b.column;
+  });
+  std::vector<Axis> axes;
+  for (const auto& [key, node] : entries) {
+    axes.push_back(parse_axis(source, std::string(key->str()), *node));
+  }
+  try {
+    return ParamSpace(std::move(axes), combine);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{}: [params] {}", source, e.what()));
+  }
+}
+
+const toml::table* sub_table(const std::string& source, const toml::table& root, std::string_view name) {
+  const toml::node* node = root.get(name);
+  if (node == nullptr) {
+    return nullptr;
+  }
+  if (!node->is_table()) {
+    fail_at(source, *node, name, "expected a table");
+  }
+  return node->as_table();
+}
+
+}  // namespace
+
+std::string JobSpec::hash() const {
+  // FNV-1a, 64-bit (Fowler, Noll, Vo): stable across platforms and releases, unlike std::hash.
+  std::uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : text) {
+    h = (h ^ c) * 1099511628211ULL;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+JobSpec parse_job(std::string_view text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw InputError(fmt::format("{}:{}:{}: malformed TOML: {}", source, e.source().begin.line,
+                                 e.source().begin.column, e.description()));
+  }
+  for (auto&& [key, node] : root) {
+    if (key.str() != "job" && key.str() != "schedule" && key.str() != "params" && key.str() != "app") {
+      fail_at(source, node, key.str(), "unknown table; expected [job], [schedule], [params] or [app]");
+    }
+  }
+  JobSpec spec;
+  spec.source = source;
+  spec.text = std::string(text);
+
+  const toml::table* job = sub_table(source, root, "job");
+  if (job == nullptr) {
+    throw InputError(fmt::format("{}: [job]: missing; expected a [job] table with at least app = \"...\"", source));
+  }
+  const Settings js = to_settings(*job, source, "job");
+  spec.app = js.text("app");
+  const std::string stem = std::filesystem::path(source).stem().string();
+  spec.name = js.text("name", stem.empty() ? std::string("job") : stem);
+  spec.output = js.text("output", spec.name + ".h5");
+  if (spec.output.empty()) {
+    js.fail("output", "expected a file path, got an empty string");
+  }
+  js.reject_unknown();
+
+  const toml::table* sched = sub_table(source, root, "schedule");
+  spec.schedule = parse_schedule(sched != nullptr ? to_settings(*sched, source, "schedule")
+                                                  : Settings(source, "schedule", {}));
+  if (const toml::table* params = sub_table(source, root, "params")) {
+    spec.params = parse_params(source, *params);
+  }
+  const toml::table* app = sub_table(source, root, "app");
+  spec.app_settings = app != nullptr ? to_settings(*app, source, "app") : Settings(source, "app", {});
+  return spec;
+}
+
+JobSpec load_job(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw InputError(fmt::format("{}: cannot read the job file ({})", path.string(), std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_job(text.str(), path.string());
+}
+
+}  // namespace taskfarm::job

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "taskfarm/job/param_space.hpp"
+#include "taskfarm/job/settings.hpp"
+#include "taskfarm/schedule/policy.hpp"
+
+namespace taskfarm::job {
+
+/// @brief The `[schedule]` table.
+struct ScheduleSpec {
+  schedule::PolicySpec policy;
+  std::uint32_t prefetch = 0;   ///< chunks a worker keeps requested ahead; 0 = auto (sized to hide latency)
+  bool master_computes = true;  ///< rank 0 also computes tasks on a thread of its own
+};
+
+/// @brief A parsed, validated job file. Every rank builds the same one from the same text.
+struct JobSpec {
+  std::string source;  ///< where the text came from, for messages
+  std::string text;    ///< the TOML text exactly as given (stored in the output file)
+  std::string name;
+  std::string app;
+  std::string output;
+  ScheduleSpec schedule;
+  ParamSpace params;
+  Settings app_settings;
+
+  /// @brief 64-bit FNV-1a of `text`, as 16 hex digits: identifies the job in its output file.
+  [[nodiscard]] std::string hash() const;
+};
+
+/// @brief Parses and validates job text; throws InputError "source:line: [table] key: what was expected".
+JobSpec parse_job(std::string_view text, const std::string& source);
+
+/// @brief Reads and parses a job file.
+JobSpec load_job(const std::filesystem::path& path);
+
+}  // namespace taskfarm::job

@@ -1,0 +1,171 @@
+#include "taskfarm/job/param_space.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "taskfarm/core/error.hpp"
+
+namespace taskfarm::job {
+
+Axis Axis::integer_range(std::string name, std::int64_t start, std::int64_t stop, std::int64_t step) {
+  if (step == 0) {
+    throw InputError(fmt::format("axis '{}': range step must not be 0", name));
+  }
+  // Python's len(range(start, stop, step)); computed in unsigned to avoid overflow on wide spans.
+  std::uint64_t n = 0;
+  if (step > 0 && stop > start) {
+    auto span = static_cast<std::uint64_t>(stop) - static_cast<std::uint64_t>(start);
+    n = (span - 1) / static_cast<std::uint64_t>(step) + 1;
+  } else if (step < 0 && stop < start) {
+    auto span = static_cast<std::uint64_t>(start) - static_cast<std::uint64_t>(stop);
+    n = (span - 1) / (0 - static_cast<std::uint64_t>(step)) + 1;
+  }
+  Axis ax(std::move(name), Kind::integer, Generator::range, n);
+  ax.start_ = start;
+  ax.step_ = step;
+  return ax;
+}
+
+Axis Axis::linspace(std::string name, double a, double b, std::uint64_t n) {
+  Axis ax(std::move(name), Kind::real, Generator::linspace, n);
+  ax.a_ = a;
+  ax.b_ = b;
+  ax.real_step_ = n > 1 ? (b - a) / static_cast<double>(n - 1) : 0.0;
+  return ax;
+}
+
+Axis Axis::logspace(std::string name, double a, double b, std::uint64_t n) {
+  Axis ax = linspace(std::move(name), a, b, n);
+  ax.gen_ = Generator::logspace;
+  return ax;
+}
+
+Axis Axis::list(std::string name, std::vector<std::int64_t> values) {
+  Axis ax(std::move(name), Kind::integer, Generator::list, values.size());
+  ax.integers_ = std::move(values);
+  return ax;
+}
+
+Axis Axis::list(std::string name, std::vector<double> values) {
+  Axis ax(std::move(name), Kind::real, Generator::list, values.size());
+  ax.reals_ = std::move(values);
+  return ax;
+}
+
+Axis Axis::list(std::string name, std::vector<std::string> values) {
+  Axis ax(std::move(name), Kind::text, Generator::list, values.size());
+  ax.texts_ = std::move(values);
+  return ax;
+}
+
+std::int64_t Axis::integer_at(std::uint64_t i) const {
+  if (kind_ != Kind::integer) {
+    throw Error(fmt::format("axis '{}' does not hold integers", name_));
+  }
+  if (gen_ == Generator::list) {
+    return integers_[i];
+  }
+  // Two's-complement wrap-around is exact here because the result is known to lie in range.
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(start_) + i * static_cast<std::uint64_t>(step_));
+}
+
+double Axis::real_at(std::uint64_t i) const {
+  switch (kind_) {
+    case Kind::integer:
+      return static_cast<double>(integer_at(i));
+    case Kind::text:
+      throw Error(fmt::format("axis '{}' holds strings, not numbers", name_));
+    case Kind::real:
+      break;
+  }
+  if (gen_ == Generator::list) {
+    return reals_[i];
+  }
+  // numpy.linspace: start + i*step, and the last sample is exactly `stop`.
+  double v = (i + 1 == size_ && size_ > 1) ? b_ : a_ + static_cast<double>(i) * real_step_;
+  return gen_ == Generator::logspace ? std::pow(10.0, v) : v;
+}
+
+const std::string& Axis::text_at(std::uint64_t i) const {
+  if (kind_ != Kind::text) {
+    throw Error(fmt::format("axis '{}' does not hold strings", name_));
+  }
+  return texts_[i];
+}
+
+std::string Axis::format_at(std::uint64_t i) const {
+  switch (kind_) {
+    case Kind::integer:
+      return fmt::format("{}", integer_at(i));
+    case Kind::real:
+      return fmt::format("{}", real_at(i));
+    case Kind::text:
+      return fmt::format("\"{}\"", text_at(i));
+  }
+  return {};
+}
+
+std::string Axis::describe() const {
+  switch (gen_) {
+    case Generator::range:
+      return fmt::format("range({}, {}, step {})", start_, size_ == 0 ? start_ : integer_at(size_ - 1), step_);
+    case Generator::linspace:
+      return fmt::format("linspace({}, {}, {})", a_, b_, size_);
+    case Generator::logspace:
+      return fmt::format("logspace({}, {}, {})", a_, b_, size_);
+    case Generator::list:
+      break;
+  }
+  const char* what = kind_ == Kind::integer ? "integers" : kind_ == Kind::real ? "reals" : "strings";
+  return fmt::format("list of {} {}", size_, what);
+}
+
+ParamSpace::ParamSpace(std::vector<Axis> axes, Combine combine) : axes_(std::move(axes)), combine_(combine) {
+  if (axes_.empty()) {
+    return;
+  }
+  strides_.assign(axes_.size(), 1);
+  if (combine_ == Combine::zip) {
+    size_ = axes_.front().size();
+    for (const Axis& ax : axes_) {
+      if (ax.size() != size_) {
+        throw InputError(fmt::format("zipped axes must have equal lengths: '{}' has {} values, '{}' has {}",
+                                     axes_.front().name(), size_, ax.name(), ax.size()));
+      }
+    }
+    return;
+  }
+  size_ = 1;
+  for (std::size_t k = axes_.size(); k-- > 0;) {
+    strides_[k] = size_;
+    const std::uint64_t n = axes_[k].size();
+    if (n != 0 && size_ > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) / n) {
+      throw InputError("the parameter space has more than 2^63 tasks");
+    }
+    size_ *= n;
+  }
+}
+
+std::optional<std::size_t> ParamSpace::find(std::string_view name) const {
+  for (std::size_t k = 0; k < axes_.size(); ++k) {
+    if (axes_[k].name() == name) {
+      return k;
+    }
+  }
+  return std::nullopt;
+}
+
+TaskIndex ParamSpace::task_of(const std::vector<std::uint64_t>& positions) const {
+  if (combine_ == Combine::zip) {
+    return positions.empty() ? 0 : positions.front();
+  }
+  TaskIndex t = 0;
+  for (std::size_t k = 0; k < axes_.size(); ++k) {
+    t += positions[k] * strides_[k];
+  }
+  return t;
+}
+
+}  // namespace taskfarm::job

@@ -1,0 +1,159 @@
+#include "taskfarm/job/settings.hpp"
+
+#include <fmt/format.h>
+
+#include "taskfarm/core/error.hpp"
+
+namespace taskfarm::job {
+
+std::string describe(const Scalar& value) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return fmt::format("\"{}\"", v);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return v ? "true" : "false";
+        } else {
+          return fmt::format("{}", v);
+        }
+      },
+      value);
+}
+
+namespace {
+
+std::string describe_value(const SettingValue& v) {
+  if (const auto* s = std::get_if<Scalar>(&v.value)) {
+    return describe(*s);
+  }
+  return "an array";
+}
+
+}  // namespace
+
+Settings::Settings(std::string file, std::string section, std::map<std::string, SettingValue, std::less<>> values)
+    : file_(std::move(file)), section_(std::move(section)), values_(std::move(values)) {}
+
+bool Settings::has(std::string_view key) const { return values_.find(key) != values_.end(); }
+
+const SettingValue* Settings::lookup(std::string_view key) const {
+  asked_.insert(std::string(key));
+  auto it = values_.find(key);
+  return it == values_.end() ? nullptr : &it->second;
+}
+
+void Settings::fail(std::string_view key, std::string_view message) const {
+  auto it = values_.find(key);
+  if (it != values_.end() && it->second.line > 0) {
+    throw InputError(fmt::format("{}:{}: [{}] {}: {}", file_, it->second.line, section_, key, message));
+  }
+  throw InputError(fmt::format("{}: [{}] {}: {}", file_, section_, key, message));
+}
+
+std::int64_t Settings::integer(std::string_view key, std::optional<std::int64_t> fallback) const {
+  const SettingValue* v = lookup(key);
+  if (v == nullptr) {
+    if (fallback) {
+      return *fallback;
+    }
+    fail(key, "missing; expected an integer");
+  }
+  const auto* s = std::get_if<Scalar>(&v->value);
+  const auto* i = s != nullptr ? std::get_if<std::int64_t>(s) : nullptr;
+  if (i == nullptr) {
+    fail(key, fmt::format("expected an integer, got {}", describe_value(*v)));
+  }
+  return *i;
+}
+
+double Settings::real(std::string_view key, std::optional<double> fallback) const {
+  const SettingValue* v = lookup(key);
+  if (v == nullptr) {
+    if (fallback) {
+      return *fallback;
+    }
+    fail(key, "missing; expected a number");
+  }
+  if (const auto* s = std::get_if<Scalar>(&v->value)) {
+    if (const auto* d = std::get_if<double>(s)) {
+      return *d;
+    }
+    if (const auto* i = std::get_if<std::int64_t>(s)) {
+      return static_cast<double>(*i);
+    }
+  }
+  fail(key, fmt::format("expected a number, got {}", describe_value(*v)));
+}
+
+bool Settings::flag(std::string_view key, std::optional<bool> fallback) const {
+  const SettingValue* v = lookup(key);
+  if (v == nullptr) {
+    if (fallback) {
+      return *fallback;
+    }
+    fail(key, "missing; expected true or false");
+  }
+  const auto* s = std::get_if<Scalar>(&v->value);
+  const auto* b = s != nullptr ? std::get_if<bool>(s) : nullptr;
+  if (b == nullptr) {
+    fail(key, fmt::format("expected true or false, got {}", describe_value(*v)));
+  }
+  return *b;
+}
+
+std::string Settings::text(std::string_view key, std::optional<std::string> fallback) const {
+  const SettingValue* v = lookup(key);
+  if (v == nullptr) {
+    if (fallback) {
+      return *fallback;
+    }
+    fail(key, "missing; expected a string");
+  }
+  const auto* s = std::get_if<Scalar>(&v->value);
+  const auto* t = s != nullptr ? std::get_if<std::string>(s) : nullptr;
+  if (t == nullptr) {
+    fail(key, fmt::format("expected a string, got {}", describe_value(*v)));
+  }
+  return *t;
+}
+
+std::vector<double> Settings::reals(std::string_view key, std::optional<std::vector<double>> fallback) const {
+  const SettingValue* v = lookup(key);
+  if (v == nullptr) {
+    if (fallback) {
+      return *fallback;
+    }
+    fail(key, "missing; expected an array of numbers");
+  }
+  const auto* a = std::get_if<std::vector<Scalar>>(&v->value);
+  if (a == nullptr) {
+    fail(key, fmt::format("expected an array of numbers, got {}", describe_value(*v)));
+  }
+  std::vector<double> out;
+  for (const Scalar& s : *a) {
+    if (const auto* d = std::get_if<double>(&s)) {
+      out.push_back(*d);
+    } else if (const auto* i = std::get_if<std::int64_t>(&s)) {
+      out.push_back(static_cast<double>(*i));
+    } else {
+      fail(key, fmt::format("expected an array of numbers, found {}", describe(s)));
+    }
+  }
+  return out;
+}
+
+void Settings::reject_unknown() const {
+  for (const auto& [key, value] : values_) {
+    if (!asked_.contains(key)) {
+      std::string known;
+      for (const auto& k : asked_) {
+        known += known.empty() ? k : ", " + k;
+      }
+      fail(key, known.empty() ? "unknown key; this section takes no settings"
+                              : fmt::format("unknown key; expected one of: {}", known));
+    }
+  }
+}
+
+}  // namespace taskfarm::job
