@@ -35,7 +35,10 @@ std::string describe_value(const SettingValue& v) {
 Settings::Settings(std::string file, std::string section, std::map<std::string, SettingValue, std::less<>> values)
     : file_(std::move(file)), section_(std::move(section)), values_(std::move(values)) {}
 
-bool Settings::has(std::string_view key) const { return values_.find(key) != values_.end(); }
+bool Settings::has(std::string_view key) const {
+  asked_.insert(std::string(key));  // a key a caller probes for is a known key
+  return values_.find(key) != values_.end();
+}
 
 const SettingValue* Settings::lookup(std::string_view key) const {
   asked_.insert(std::string(key));

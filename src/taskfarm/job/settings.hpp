@@ -29,7 +29,7 @@ class Settings {
   Settings() = default;
   Settings(std::string file, std::string section, std::map<std::string, SettingValue, std::less<>> values);
 
-  /// @brief True when the key is present (does not mark it used).
+  /// @brief True when the key is present; the key counts as known for reject_unknown().
   [[nodiscard]] bool has(std::string_view key) const;
 
   /// @brief Integer value; missing key → `fallback` or an InputError when there is none.

@@ -1,0 +1,197 @@
+// The farm under real mpiexec (registered for 1, 2, 3 and 4 ranks): every task done exactly once
+// for every policy, results where they belong, failures recorded.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <boost/mpi/communicator.hpp>
+
+#include "mandelbrot/mandelbrot.hpp"
+#include "mpi_testing.hpp"
+#include "synthetic/synthetic.hpp"
+#include "taskfarm/cli/output_file.hpp"
+#include "taskfarm/farm/farm.hpp"
+#include "taskfarm/job/job_spec.hpp"
+
+namespace taskfarm {
+namespace {
+
+/// A kernel that fails on every task with index % 7 == 3, and returns 3 * task otherwise.
+class Flaky final : public app::Kernel {
+ public:
+  std::vector<app::Field> schema() const override { return {{"triple", ElementType::i64, {}, "", ""}}; }
+  void compute(TaskIndex task, const app::TaskOutput& out) override {
+    out.field<std::int64_t>(0)[0] = static_cast<std::int64_t>(3 * task);
+    if (task % 7 == 3) {
+      throw std::runtime_error("task " + std::to_string(task) + " is unlucky");
+    }
+  }
+};
+
+app::Registry registry() {
+  app::Registry r;
+  apps::register_mandelbrot(r);
+  apps::register_synthetic(r);
+  r.add({"flaky", "fails on tasks 3 mod 7", [](app::KernelContext&) { return std::make_unique<Flaky>(); }});
+  return r;
+}
+
+farm::FarmResult run_job(const std::string& text, const std::string& output) {
+  const boost::mpi::communicator world;
+  const app::Registry reg = registry();
+  job::JobSpec spec = job::parse_job(text, "test.toml");
+  auto kernel = reg.instantiate(spec, world.rank());
+  std::unique_ptr<io::ResultsFile> file;
+  if (world.rank() == 0) {
+    file = std::make_unique<io::ResultsFile>(cli::create_output(output, true, spec, *kernel, world.size()));
+  }
+  farm::FarmOptions options;
+  options.progress_seconds = 0;
+  const farm::FarmResult result = farm::run_farm(world, spec, *kernel, file.get(), options);
+  file.reset();  // closed before anyone reads it
+  world.barrier();
+  return result;
+}
+
+/// Checks on rank 0 that /chunks tiles [0, n) exactly and that /tasks/rank agrees with it.
+::testing::AssertionResult every_task_once(const std::string& path, TaskIndex n, int n_ranks) {
+  const io::ResultsFile f = io::ResultsFile::open(path);
+  std::vector<io::ChunkRow> chunks = f.read_chunks();
+  std::sort(chunks.begin(), chunks.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
+  std::vector<std::int32_t> rank(n);
+  f.read_tasks(f.rank_column(), {0, n}, rank.data());
+  TaskIndex next = 0;
+  for (const io::ChunkRow& c : chunks) {
+    if (c.begin != next || c.end <= c.begin) {
+      return ::testing::AssertionFailure() << "chunk [" << c.begin << ", " << c.end << ") after task " << next;
+    }
+    if (c.rank < 0 || c.rank >= n_ranks) {
+      return ::testing::AssertionFailure() << "chunk from rank " << c.rank;
+    }
+    for (TaskIndex t = c.begin; t < c.end; ++t) {
+      if (rank[t] != c.rank) {
+        return ::testing::AssertionFailure() << "task " << t << " says rank " << rank[t] << ", chunk says " << c.rank;
+      }
+    }
+    next = c.end;
+  }
+  if (next != n) {
+    return ::testing::AssertionFailure() << "chunks end at " << next << " of " << n;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+struct PolicyCase {
+  std::string schedule;  // the [schedule] table body
+};
+
+class FarmPolicyTest : public ::testing::TestWithParam<PolicyCase> {};
+
+TEST_P(FarmPolicyTest, every_task_exactly_once_with_its_own_result) {
+  const boost::mpi::communicator world;
+  constexpr TaskIndex n = 997;  // prime: no policy divides it evenly
+  const std::string text = "[job]\napp = \"synthetic\"\n[schedule]\n" + GetParam().schedule +
+                           "\n[params]\ntask = { range = [0, 997] }\n"
+                           "[app]\ndistribution = \"exponential\"\nmean_ms = 0.02\nseed = 5\n";
+  const farm::FarmResult r = run_job(text, "policy.h5");
+  bool ok = r.done == n && r.failed == 0;
+  if (world.rank() == 0) {
+    const auto once = every_task_once("policy.h5", n, world.size());
+    EXPECT_TRUE(once);
+    ok = ok && once;
+    const io::ResultsFile f = io::ResultsFile::open("policy.h5");
+    std::vector<double> seconds(n);
+    std::vector<std::uint8_t> state(n);
+    f.read_tasks(0, {0, n}, seconds.data());
+    f.read_tasks(f.state_column(), {0, n}, state.data());
+    const job::JobSpec spec = job::parse_job(text, "test.toml");
+    const apps::CostModel model = apps::CostModel::from_settings(spec.app_settings, n);
+    for (TaskIndex t = 0; t < n; ++t) {
+      ok = ok && state[t] == 1 && seconds[t] == model.seconds(t);
+    }
+    EXPECT_EQ(f.text_attribute("status"), "complete");
+  }
+  EXPECT_TRUE(testing::all_ok(world, ok));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Policies, FarmPolicyTest,
+    ::testing::Values(PolicyCase{"policy = \"static\""}, PolicyCase{"policy = \"ss\""},
+                      PolicyCase{"policy = \"fsc\"\nchunk = 13"}, PolicyCase{"policy = \"gss\""},
+                      PolicyCase{"policy = \"fac2\""}, PolicyCase{"policy = \"static\"\nmaster_computes = false"},
+                      PolicyCase{"policy = \"ss\"\nmaster_computes = false"},
+                      PolicyCase{"policy = \"gss\"\nmaster_computes = false\nprefetch = 3"},
+                      PolicyCase{"policy = \"fac2\"\nmin_chunk = 5\nmax_chunk = 40\nprefetch = 1"}));
+
+TEST(FarmTest, mandelbrot_equals_the_serial_image) {
+  const boost::mpi::communicator world;
+  const std::string text =
+      "[job]\napp = \"mandelbrot\"\n[schedule]\npolicy = \"gss\"\n"
+      "[app]\nwidth = 73\nheight = 41\nmax_iter = 300\nregion = [-2.0, 0.6, -1.1, 1.1]\n";
+  (void)run_job(text, "mandelbrot.h5");
+  bool ok = true;
+  if (world.rank() == 0) {
+    // The same kernel called serially, one row after another, without the farm.
+    job::JobSpec spec = job::parse_job(text, "test.toml");
+    auto kernel = registry().instantiate(spec, 0);
+    std::vector<std::uint32_t> serial(41 * 73);
+    for (TaskIndex row = 0; row < 41; ++row) {
+      std::byte* slot = reinterpret_cast<std::byte*>(serial.data() + row * 73);
+      kernel->compute(row, app::TaskOutput(&slot));
+    }
+    std::vector<std::uint32_t> farmed(41 * 73);
+    io::ResultsFile::open("mandelbrot.h5").read_tasks(0, {0, 41}, farmed.data());
+    ok = serial == farmed;
+    EXPECT_EQ(serial, farmed);
+  }
+  EXPECT_TRUE(testing::all_ok(world, ok));
+}
+
+TEST(FarmTest, failing_tasks_are_recorded_and_the_rest_completes) {
+  const boost::mpi::communicator world;
+  constexpr TaskIndex n = 100;
+  const farm::FarmResult r =
+      run_job("[job]\napp = \"flaky\"\n[schedule]\npolicy = \"fsc\"\nchunk = 6\n[params]\ntask = { range = [0, 100] }\n",
+              "flaky.h5");
+  // tasks 3, 10, ..., 94 fail: 14 of them.
+  bool ok = r.failed == 14 && r.done == n - 14;
+  EXPECT_EQ(r.failed, 14U);
+  if (world.rank() == 0) {
+    const io::ResultsFile f = io::ResultsFile::open("flaky.h5");
+    std::vector<std::int64_t> triple(n);
+    std::vector<std::uint8_t> state(n);
+    f.read_tasks(0, {0, n}, triple.data());
+    f.read_tasks(f.state_column(), {0, n}, state.data());
+    for (TaskIndex t = 0; t < n; ++t) {
+      const bool bad = t % 7 == 3;
+      ok = ok && state[t] == (bad ? 2 : 1) && triple[t] == (bad ? 0 : static_cast<std::int64_t>(3 * t));
+    }
+    std::vector<io::FailureRow> failures = f.read_failures();
+    std::sort(failures.begin(), failures.end(), [](const auto& a, const auto& b) { return a.task < b.task; });
+    ok = ok && failures.size() == 14 && failures[0].task == 3 && failures[0].message == "task 3 is unlucky" &&
+         failures[0].attempt == 1 && !failures[0].host.empty();
+    EXPECT_TRUE(ok);
+    EXPECT_EQ(f.text_attribute("status"), "failed");
+  }
+  EXPECT_TRUE(testing::all_ok(world, ok));
+}
+
+TEST(FarmTest, many_tiny_tasks_with_chunks_of_one) {
+  const boost::mpi::communicator world;
+  constexpr TaskIndex n = 20000;
+  const farm::FarmResult r = run_job(
+      "[job]\napp = \"synthetic\"\n[schedule]\npolicy = \"ss\"\n[params]\ntask = { range = [0, 20000] }\n"
+      "[app]\nmean_ms = 0.0\n",
+      "tiny.h5");
+  bool ok = r.done == n;
+  if (world.rank() == 0) {
+    const auto once = every_task_once("tiny.h5", n, world.size());
+    EXPECT_TRUE(once);
+    ok = ok && once;
+  }
+  EXPECT_TRUE(testing::all_ok(world, ok));
+}
+
+}  // namespace
+}  // namespace taskfarm

@@ -1,0 +1,176 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "mandelbrot/mandelbrot.hpp"
+#include "synthetic/synthetic.hpp"
+#include "taskfarm/core/error.hpp"
+#include "taskfarm/job/job_spec.hpp"
+
+namespace taskfarm::job {
+namespace {
+
+/// Parses `text` as job.toml and builds its kernel, returning the InputError's message ("" if none).
+std::string error_of(const std::string& text) {
+  try {
+    JobSpec spec = parse_job(text, "job.toml");
+    app::Registry registry;
+    apps::register_mandelbrot(registry);
+    apps::register_synthetic(registry);
+    (void)registry.instantiate(spec, 0);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(JobSpecTest, parses_a_complete_job) {
+  const std::string text = R"([job]
+name = "sweep"
+app = "synthetic"
+output = "out/sweep.h5"
+
+[schedule]
+policy = "guided"
+min_chunk = 2
+max_chunk = 64
+prefetch = 3
+master_computes = false
+
+[params]
+combine = "product"
+temperature = { linspace = [1.0, 3.0, 5] }
+seed = [1, 2, 3]
+label = ["a", "b"]
+
+[app]
+distribution = "constant"
+mean_ms = 0.0
+)";
+  const JobSpec spec = parse_job(text, "sweep.toml");
+  EXPECT_EQ(spec.name, "sweep");
+  EXPECT_EQ(spec.app, "synthetic");
+  EXPECT_EQ(spec.output, "out/sweep.h5");
+  EXPECT_EQ(spec.schedule.policy.kind, schedule::PolicyKind::gss);
+  EXPECT_EQ(spec.schedule.policy.min_chunk, 2U);
+  EXPECT_EQ(spec.schedule.policy.max_chunk, 64U);
+  EXPECT_EQ(spec.schedule.prefetch, 3U);
+  EXPECT_FALSE(spec.schedule.master_computes);
+  ASSERT_EQ(spec.params.axes().size(), 3U);
+  // Axis order is the file's, not alphabetical.
+  EXPECT_EQ(spec.params.axes()[0].name(), "temperature");
+  EXPECT_EQ(spec.params.axes()[1].name(), "seed");
+  EXPECT_EQ(spec.params.axes()[2].name(), "label");
+  EXPECT_EQ(spec.params.size(), 30U);
+  EXPECT_EQ(spec.text, text);
+  EXPECT_EQ(spec.hash().size(), 16U);
+  EXPECT_EQ(error_of(text), "");
+}
+
+TEST(JobSpecTest, defaults_name_and_output_from_the_file_name) {
+  const JobSpec spec = parse_job("[job]\napp = \"mandelbrot\"\n", "jobs/demo.toml");
+  EXPECT_EQ(spec.name, "demo");
+  EXPECT_EQ(spec.output, "demo.h5");
+  EXPECT_EQ(spec.schedule.policy.kind, schedule::PolicyKind::fac2);
+  EXPECT_EQ(spec.schedule.prefetch, 0U);
+  EXPECT_TRUE(spec.schedule.master_computes);
+}
+
+TEST(JobSpecTest, hash_is_fnv1a_of_the_text) {
+  // FNV-1a 64 of "a" is af63dc4c8601ec8c (reference value from the FNV authors' test vectors).
+  JobSpec spec;
+  spec.text = "a";
+  EXPECT_EQ(spec.hash(), "af63dc4c8601ec8c");
+  spec.text = "";
+  EXPECT_EQ(spec.hash(), "cbf29ce484222325");
+}
+
+struct BadJob {
+  const char* name;
+  std::string text;
+  std::string message;  // the whole one-line error
+};
+
+class JobErrorTest : public ::testing::TestWithParam<BadJob> {};
+
+TEST_P(JobErrorTest, names_file_line_key_and_expectation) { EXPECT_EQ(error_of(GetParam().text), GetParam().message); }
+
+const std::string kApp = "[job]\napp = \"synthetic\"\n";
+const std::string kTasks = "[params]\ntask = { range = [0, 10] }\n";
+
+INSTANTIATE_TEST_SUITE_P(
+    AllErrors, JobErrorTest,
+    ::testing::Values(
+        BadJob{"malformed_toml", "[job\napp = 1\n",
+               "job.toml:1:5: malformed TOML: Error while parsing table header: expected ']', saw '\\n'"},
+        BadJob{"unknown_table", kApp + "[sched]\npolicy = \"ss\"\n",
+               "job.toml:3: sched: unknown table; expected [job], [schedule], [params] or [app]"},
+        BadJob{"missing_job", "[schedule]\npolicy = \"ss\"\n",
+               "job.toml: [job]: missing; expected a [job] table with at least app = \"...\""},
+        BadJob{"missing_app", "[job]\nname = \"x\"\n", "job.toml: [job] app: missing; expected a string"},
+        BadJob{"app_not_a_string", "[job]\napp = 3\n", "job.toml:2: [job] app: expected a string, got 3"},
+        BadJob{"unknown_app", "[job]\napp = \"nbody\"\n" + kTasks,
+               "job.toml: [job] app: unknown app \"nbody\"; expected one of: mandelbrot, synthetic"},
+        BadJob{"unknown_job_key", kApp + "outptu = \"x.h5\"\n",
+               "job.toml:3: [job] outptu: unknown key; expected one of: app, name, output"},
+        BadJob{"unknown_policy", kApp + "[schedule]\npolicy = \"fastest\"\n",
+               "job.toml:4: [schedule] policy: unknown policy \"fastest\"; expected one of: static, ss (self), "
+               "fsc (fixed; needs chunk), gss (guided), fac2 (factoring)"},
+        BadJob{"unknown_schedule_key", kApp + "[schedule]\nchunk_size = 4\n",
+               "job.toml:4: [schedule] chunk_size: unknown key; expected one of: chunk, master_computes, "
+               "max_chunk, min_chunk, policy, prefetch"},
+        BadJob{"fsc_without_chunk", kApp + "[schedule]\npolicy = \"fsc\"\n",
+               "job.toml: [schedule] chunk: missing; policy \"fsc\" needs a positive chunk size"},
+        BadJob{"negative_chunk", kApp + "[schedule]\npolicy = \"fsc\"\nchunk = -4\n",
+               "job.toml:5: [schedule] chunk: expected a non-negative integer, got -4"},
+        BadJob{"max_below_min", kApp + "[schedule]\nmin_chunk = 8\nmax_chunk = 4\n",
+               "job.toml:5: [schedule] max_chunk: must be at least min_chunk (8)"},
+        BadJob{"prefetch_zero", kApp + "[schedule]\nprefetch = 0\n",
+               "job.toml:4: [schedule] prefetch: expected \"auto\" or an integer in [1, 4096], got 0"},
+        BadJob{"empty_list_axis", kApp + "[params]\nseed = []\n",
+               "job.toml:4: [params] seed: empty list; an axis needs at least one value"},
+        BadJob{"empty_range_axis", kApp + "[params]\ntask = { range = [5, 5] }\n",
+               "job.toml:4: [params] task: range(5, 5, step 1) is empty; an axis needs at least one value"},
+        BadJob{"linspace_count_zero", kApp + "[params]\nx = { linspace = [0.0, 1.0, 0] }\n",
+               "job.toml:4: [params.x] linspace: count must be a positive integer, got 0"},
+        BadJob{"range_step_zero", kApp + "[params]\ntask = { range = [0, 10, 0] }\n",
+               "job.toml:4: [params.task] range: step must not be 0"},
+        BadJob{"two_generators", kApp + "[params]\nx = { range = [0, 3], linspace = [0, 1, 3] }\n",
+               "job.toml:4: [params] x: expected exactly one of range, linspace, logspace"},
+        BadJob{"unknown_axis_key", kApp + "[params]\nx = { range = [0, 3], stepp = 2 }\n",
+               "job.toml:4: [params.x] stepp: unknown key; expected one of: linspace, logspace, range"},
+        BadJob{"mixed_list", kApp + "[params]\nx = [1, \"a\"]\n",
+               "job.toml:4: [params] x: expected a list of integers, reals or strings (one kind)"},
+        BadJob{"zip_unequal", kApp + "[params]\ncombine = \"zip\"\na = [1, 2]\nb = [1, 2, 3]\n",
+               "job.toml: [params] zipped axes must have equal lengths: 'a' has 2 values, 'b' has 3"},
+        BadJob{"bad_combine", kApp + "[params]\ncombine = \"outer\"\na = [1]\n",
+               "job.toml:4: [params] combine: expected \"product\" or \"zip\""},
+        BadJob{"synthetic_without_params", kApp,
+               "job.toml: [params]: missing; app \"synthetic\" needs at least one parameter axis, e.g. task = "
+               "{ range = [0, 100] }"},
+        BadJob{"unknown_distribution", kApp + kTasks + "[app]\ndistribution = \"cauchy\"\n",
+               "job.toml:6: [app] distribution: unknown distribution \"cauchy\"; expected one of: constant, "
+               "uniform, normal, exponential, lognormal, gamma, bimodal, increasing, decreasing, file, replay"},
+        BadJob{"app_typo", "[job]\napp = \"mandelbrot\"\n[app]\nwidht = 10\n",
+               "job.toml:4: [app] widht: unknown key; expected one of: height, max_iter, region, width"},
+        BadJob{"wrong_type", "[job]\napp = \"mandelbrot\"\n[app]\nwidth = \"big\"\n",
+               "job.toml:4: [app] width: expected an integer, got \"big\""},
+        BadJob{"negative_width", "[job]\napp = \"mandelbrot\"\n[app]\nwidth = -3\n",
+               "job.toml:4: [app] width: expected an integer in [1, 1048576], got -3"},
+        BadJob{"bad_region", "[job]\napp = \"mandelbrot\"\n[app]\nregion = [1, 0, 0, 1]\n",
+               "job.toml:4: [app] region: expected [x0, x1, y0, y1] with x0 < x1 and y0 < y1"},
+        BadJob{"row_outside_image", "[job]\napp = \"mandelbrot\"\n[params]\nrow = [0, 480]\n",
+               "job.toml: [params] row: value 480 is outside [0, height = 480)"}),
+    [](const ::testing::TestParamInfo<BadJob>& p) { return p.param.name; });
+
+TEST(JobSpecTest, missing_file_is_an_input_error) {
+  try {
+    (void)load_job("/nonexistent/job.toml");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "/nonexistent/job.toml: cannot read the job file (No such file or directory)");
+  }
+}
+
+}  // namespace
+}  // namespace taskfarm::job
