@@ -110,7 +110,8 @@ std::vector<double> read_replay(const job::Settings& s, const std::string& path)
 
 class Synthetic final : public app::Kernel {
  public:
-  Synthetic(CostModel model, double slowdown) : model_(std::move(model)), slowdown_(slowdown) {}
+  Synthetic(CostModel model, double slowdown, bool cpu_clock)
+      : model_(std::move(model)), slowdown_(slowdown), cpu_clock_(cpu_clock) {}
 
   std::vector<app::Field> schema() const override {
     return {{"seconds", ElementType::f64, {}, "s", "cost drawn for the task: seconds it was asked to busy-spin"}};
@@ -120,8 +121,12 @@ class Synthetic final : public app::Kernel {
     const double cost = model_.seconds(task);
     out.field<double>(0)[0] = cost;
     if (cost > 0.0) {
-      const double until = now_seconds() + cost * slowdown_;
-      while (now_seconds() < until) {
+      // "wall": the task takes `cost` seconds of wall time, as a sleeping or I/O-bound task would.
+      // "cpu": it burns `cost` seconds of its own CPU time, so on an oversubscribed node it takes
+      // longer, as real compute does (and efficiency against the cores stays meaningful).
+      auto clock = cpu_clock_ ? thread_cpu_seconds : now_seconds;
+      const double until = clock() + cost * slowdown_;
+      while (clock() < until) {
       }
     }
   }
@@ -129,6 +134,7 @@ class Synthetic final : public app::Kernel {
  private:
   CostModel model_;
   double slowdown_;
+  bool cpu_clock_;
 };
 
 std::unique_ptr<app::Kernel> make_synthetic(app::KernelContext& ctx) {
@@ -146,7 +152,11 @@ std::unique_ptr<app::Kernel> make_synthetic(app::KernelContext& ctx) {
       slowdown = factor;
     }
   }
-  return std::make_unique<Synthetic>(std::move(model), slowdown);
+  const std::string clock = s.text("clock", "wall");
+  if (clock != "wall" && clock != "cpu") {
+    s.fail("clock", fmt::format("expected \"wall\" or \"cpu\", got \"{}\"", clock));
+  }
+  return std::make_unique<Synthetic>(std::move(model), slowdown, clock == "cpu");
 }
 
 }  // namespace

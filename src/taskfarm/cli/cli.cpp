@@ -27,12 +27,28 @@ namespace {
 /// The launcher's rank for this process before MPI is initialised (0 when not launched by MPI):
 /// lets a command-line error be printed once, not once per rank.
 int launcher_rank() {
-  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}) {
     if (const char* v = std::getenv(var)) {
       return std::atoi(v);
     }
   }
-  return 0;
+  return -1;
+}
+
+/// Reports a command-line error once and exits every rank with `code`. Under an MPI launcher the
+/// ranks meet in a barrier after rank 0 has printed: were the other ranks to exit at once, mpirun
+/// could kill rank 0 before its line reached the terminal.
+int fail_command_line(const std::string& message, int code) {
+  const int rank = launcher_rank();
+  if (rank <= 0) {
+    fmt::print(stderr, "taskfarm: error: {}\n", message);
+    std::fflush(stderr);
+  }
+  if (rank >= 0) {
+    boost::mpi::environment env;
+    boost::mpi::communicator().barrier();
+  }
+  return code;
 }
 
 void print_error(const std::string& message) {
@@ -41,6 +57,10 @@ void print_error(const std::string& message) {
 }
 
 std::string read_text(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw InputError(fmt::format("{}: is a directory, not a job file", path));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw InputError(fmt::format("{}: cannot read the job file ({})", path, std::strerror(errno)));
@@ -200,6 +220,13 @@ int main(int argc, char** argv, const app::Registry& registry) {
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "summarise an output file");
   inspect_cmd->add_option("file", inspect_path, "taskfarm output (HDF5)")->required();
 
+  const std::string_view first = argc > 1 ? argv[1] : "";
+  if (!first.empty() && first[0] != '-' && first != "run" && first != "validate" && first != "inspect") {
+    return fail_command_line(fmt::format("unknown command \"{}\"; expected run, validate or inspect (see taskfarm "
+                                         "--help)",
+                                         argv[1]),
+                             static_cast<int>(ExitCode::bad_input));
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -207,10 +234,7 @@ int main(int argc, char** argv, const app::Registry& registry) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    if (launcher_rank() == 0) {
-      print_error(fmt::format("{} (see taskfarm --help)", e.what()));
-    }
-    return static_cast<int>(ExitCode::bad_input);
+    return fail_command_line(fmt::format("{} (see taskfarm --help)", e.what()), static_cast<int>(ExitCode::bad_input));
   }
 
   try {

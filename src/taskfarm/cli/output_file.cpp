@@ -24,13 +24,11 @@ io::ResultsFile create_output(const std::filesystem::path& path, bool force, con
   if (access(dir.c_str(), W_OK | X_OK) != 0) {
     throw InputError(fmt::format("{}: output directory {} is not writable", path.string(), dir.string()));
   }
-  if (fs::exists(path, ec)) {
-    if (!force) {
-      throw InputError(fmt::format("{}: output file exists; use --force to replace it", path.string()));
-    }
-    if (fs::is_directory(path, ec)) {
-      throw InputError(fmt::format("{}: output path is a directory", path.string()));
-    }
+  if (fs::is_directory(path, ec)) {
+    throw InputError(fmt::format("{}: output path is a directory", path.string()));
+  }
+  if (fs::exists(path, ec) && !force) {
+    throw InputError(fmt::format("{}: output file exists; use --force to replace it", path.string()));
   }
 
   io::ResultsFile::CreateOptions options;

@@ -100,6 +100,9 @@ ScheduleSpec parse_schedule(const Settings& s) {
       }
     }();
     if (as_text != "auto") {
+      if (!as_text.empty()) {
+        s.fail("prefetch", fmt::format("expected \"auto\" or an integer in [1, 4096], got \"{}\"", as_text));
+      }
       const std::int64_t depth = s.integer("prefetch", 0);
       if (depth < 1 || depth > 4096) {
         s.fail("prefetch", fmt::format("expected \"auto\" or an integer in [1, 4096], got {}", depth));
@@ -263,7 +266,7 @@ JobSpec parse_job(std::string_view text, const std::string& source) {
   }
   for (auto&& [key, node] : root) {
     if (key.str() != "job" && key.str() != "schedule" && key.str() != "params" && key.str() != "app") {
-      fail_at(source, node, key.str(), "unknown table; expected [job], [schedule], [params] or [app]");
+      fail_at(source, node, fmt::format("[{}]", key.str()), "unknown table; expected [job], [schedule], [params] or [app]");
     }
   }
   JobSpec spec;

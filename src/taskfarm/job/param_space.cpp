@@ -110,7 +110,11 @@ std::string Axis::format_at(std::uint64_t i) const {
 std::string Axis::describe() const {
   switch (gen_) {
     case Generator::range:
-      return fmt::format("range({}, {}, step {})", start_, size_ == 0 ? start_ : integer_at(size_ - 1), step_);
+      // Python's range(start, stop, step), stop exclusive: the value after the last one.
+      return fmt::format("range({}, {}, {})", start_,
+                         static_cast<std::int64_t>(static_cast<std::uint64_t>(start_) +
+                                                   size_ * static_cast<std::uint64_t>(step_)),
+                         step_);
     case Generator::linspace:
       return fmt::format("linspace({}, {}, {})", a_, b_, size_);
     case Generator::logspace:
