@@ -20,7 +20,7 @@ namespace taskfarm::farm {
 class ResultWriter {
  public:
   ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, std::vector<std::string> hosts,
-               double flush_seconds, std::size_t max_queue_bytes = std::size_t{256} << 20);
+               double flush_seconds, std::size_t max_queue_bytes = std::size_t{64} << 20);
   ~ResultWriter();
   ResultWriter(const ResultWriter&) = delete;
   ResultWriter& operator=(const ResultWriter&) = delete;
