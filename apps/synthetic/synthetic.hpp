@@ -1,12 +1,6 @@
 #pragma once
 
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include "taskfarm/app/registry.hpp"
-#include "taskfarm/core/task_range.hpp"
 
 namespace taskfarm::apps {
 

@@ -10,6 +10,7 @@
 #include "mandelbrot/mandelbrot.hpp"
 #include "mpi_testing.hpp"
 #include "synthetic/synthetic.hpp"
+#include "taskfarm/app/cost_model.hpp"
 #include "taskfarm/cli/output_file.hpp"
 #include "taskfarm/farm/farm.hpp"
 #include "taskfarm/job/job_spec.hpp"
@@ -106,7 +107,7 @@ TEST_P(FarmPolicyTest, every_task_exactly_once_with_its_own_result) {
     f.read_tasks(0, {0, n}, seconds.data());
     f.read_tasks(f.state_column(), {0, n}, state.data());
     const job::JobSpec spec = job::parse_job(text, "test.toml");
-    const apps::CostModel model = apps::CostModel::from_settings(spec.app_settings, n);
+    const app::CostModel model = app::CostModel::from_settings(spec.app_settings, n);
     for (TaskIndex t = 0; t < n; ++t) {
       ok = ok && state[t] == 1 && seconds[t] == model.seconds(t);
     }

@@ -104,12 +104,13 @@ void Master::serve(int source, std::vector<std::byte> bytes) {
   AssignMessage reply;
   {
     std::lock_guard lock(dispatch_mutex_);
+    const int worker = worker_index(source);
     for (const ChunkSummary& c : finished) {
-      dispatcher_.observe({source, c.range, c.compute_seconds, c.task_mean, c.task_variance});
+      dispatcher_.observe({worker, c.range, c.compute_seconds, c.task_mean, c.task_variance});
     }
     const double now = now_seconds() - t0_;
     for (std::uint32_t k = 0; k < header.want; ++k) {
-      const auto chunk = dispatcher_.next(source);
+      const auto chunk = dispatcher_.next(worker);
       if (!chunk) {
         reply.flags |= AssignMessage::kNoMoreWork;
         break;

@@ -29,6 +29,8 @@ class Master {
   void serve(int source, std::vector<std::byte> bytes);
   void compute_locally(RankStats& stats);
   void print_progress(double now, bool last);
+  /// Policies see workers as 0..P-1: rank r, or r - 1 when rank 0 does not compute.
+  [[nodiscard]] int worker_index(int rank) const noexcept { return local_compute_ ? rank : rank - 1; }
 
   const boost::mpi::communicator& world_;
   const job::JobSpec& spec_;

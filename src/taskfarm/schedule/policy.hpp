@@ -43,7 +43,8 @@ struct ChunkReport {
   double task_variance = 0.0;    ///< variance of seconds per task in the chunk
 };
 
-/// @brief A chunk-size rule. Called by the master only (never concurrently).
+/// @brief A chunk-size rule. Called by the master only (never concurrently). Workers are numbered
+/// 0..P-1 (P = n_workers given to make_policy).
 class Policy {
  public:
   virtual ~Policy() = default;

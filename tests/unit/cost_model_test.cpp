@@ -4,10 +4,10 @@
 
 #include <cmath>
 
-#include "synthetic/synthetic.hpp"
+#include "taskfarm/app/cost_model.hpp"
 #include "taskfarm/job/job_spec.hpp"
 
-namespace taskfarm::apps {
+namespace taskfarm::app {
 namespace {
 
 CostModel model(const std::string& app_table, TaskIndex n = 200000) {
@@ -119,4 +119,4 @@ TEST(CostModelTest, splitmix64_matches_the_reference_sequence) {
 }
 
 }  // namespace
-}  // namespace taskfarm::apps
+}  // namespace taskfarm::app
