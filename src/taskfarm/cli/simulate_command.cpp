@@ -1,0 +1,264 @@
+#include "taskfarm/cli/simulate_command.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "taskfarm/app/cost_model.hpp"
+#include "taskfarm/core/error.hpp"
+#include "taskfarm/io/results_file.hpp"
+#include "taskfarm/job/job_spec.hpp"
+#include "taskfarm/schedule/simulator.hpp"
+
+namespace taskfarm::cli {
+
+namespace {
+
+struct SimulateArgs {
+  std::string job;
+  int ranks = 0;
+  double service_us = 5.0;
+  double latency_us = 2.0;
+  double chunk_service_us = 0.0;
+  int groups = 0;
+  double group_service_us = -1.0;  // < 0: --service-us
+  std::string root_policy = "fac2";
+  std::string prefetch;  // "" = the job's
+  std::string costs;
+  bool chunks = false;
+};
+
+job::JobSpec read_job(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw InputError(fmt::format("{}: is a directory, not a job file", path));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw InputError(fmt::format("{}: cannot read the job file ({})", path, std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return job::parse_job(text.str(), path);
+}
+
+/// Task seconds from an earlier output's /tasks/seconds; every task must have been computed.
+std::vector<double> replayed_costs(const std::string& path, TaskIndex n_tasks, const std::string& job_path) {
+  const io::ResultsFile file = io::ResultsFile::open(path);
+  if (file.n_tasks() != n_tasks) {
+    throw InputError(fmt::format("--costs {}: holds {} tasks but {} has {}", path, file.n_tasks(), job_path, n_tasks));
+  }
+  std::vector<double> seconds(n_tasks);
+  std::vector<std::uint8_t> state(std::min<TaskIndex>(n_tasks, TaskIndex{1} << 20));
+  for (TaskIndex b = 0; b < n_tasks; b += state.size()) {
+    const TaskRange r{b, std::min<TaskIndex>(n_tasks, b + state.size())};
+    file.read_tasks(file.state_column(), r, state.data());
+    for (TaskIndex i = 0; i < r.size(); ++i) {
+      if (state[i] == static_cast<std::uint8_t>(io::TaskState::pending)) {
+        throw InputError(fmt::format("--costs {}: task {} was never computed, so its cost is unknown (resume that run "
+                                     "first)",
+                                     path, r.begin + i));
+      }
+    }
+    file.read_tasks(file.seconds_column(), r, seconds.data() + r.begin);
+  }
+  return seconds;
+}
+
+/// The synthetic app's cost of each task, exactly as its kernel draws it (axes named like the
+/// model's settings sweep them per task).
+schedule::TaskCost synthetic_costs(const job::JobSpec& spec) {
+  auto model = std::make_shared<const app::CostModel>(
+      app::CostModel::from_settings(spec.app_settings, std::max<TaskIndex>(1, spec.params.size())));
+  auto params = std::make_shared<const job::ParamSpace>(spec.params);
+  const auto mean_axis = params->find("mean_ms");
+  const auto spread_axis = params->find("spread");
+  const auto seed_axis = params->find("seed");
+  if (!mean_axis && !spread_axis && !seed_axis) {
+    return [model](TaskIndex t) { return model->seconds(t); };
+  }
+  return [model, params, mean_axis, spread_axis, seed_axis](TaskIndex t) {
+    return model->seconds(t, mean_axis ? 1e-3 * params->real(*mean_axis, t) : model->mean(),
+                          spread_axis ? params->real(*spread_axis, t) : model->spread(),
+                          seed_axis ? static_cast<std::uint64_t>(params->integer(*seed_axis, t)) : model->seed());
+  };
+}
+
+/// The synthetic app's `slow_ranks` run `slowdown` times slower: the simulated ranks do too.
+std::vector<double> synthetic_speeds(const job::JobSpec& spec, int ranks) {
+  const std::vector<double> slow = spec.app_settings.reals("slow_ranks", std::vector<double>{});
+  if (slow.empty()) {
+    return {};
+  }
+  std::vector<double> speed(static_cast<std::size_t>(ranks), 1.0);
+  const double factor = spec.app_settings.real("slowdown", 2.0);
+  for (double r : slow) {
+    if (r >= 0 && r < ranks) {
+      speed[static_cast<std::size_t>(r)] = factor;
+    }
+  }
+  return speed;
+}
+
+void apply_prefetch(const std::string& text, std::uint32_t job_prefetch, schedule::SimConfig& config) {
+  if (text.empty()) {
+    config.prefetch = job_prefetch == 0 ? schedule::SimPrefetch::automatic : schedule::SimPrefetch::fixed;
+    config.prefetch_chunks = std::max<std::uint32_t>(job_prefetch, 1);
+    return;
+  }
+  if (text == "none") {
+    config.prefetch = schedule::SimPrefetch::none;
+    return;
+  }
+  if (text == "auto") {
+    config.prefetch = schedule::SimPrefetch::automatic;
+    return;
+  }
+  std::size_t used = 0;
+  long value = 0;
+  try {
+    value = std::stol(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || value < 1 || value > 4095) {
+    throw InputError(fmt::format("--prefetch: expected none, auto or a number of chunks 1..4095, got \"{}\"", text));
+  }
+  config.prefetch = schedule::SimPrefetch::fixed;
+  config.prefetch_chunks = static_cast<std::uint32_t>(value);
+}
+
+std::string prefetch_text(const schedule::SimConfig& c) {
+  switch (c.prefetch) {
+    case schedule::SimPrefetch::none:
+      return "none (ask when idle)";
+    case schedule::SimPrefetch::fixed:
+      return fmt::format("{} chunk{} ahead", c.prefetch_chunks, c.prefetch_chunks == 1 ? "" : "s");
+    case schedule::SimPrefetch::automatic:
+      return "auto (two round trips ahead)";
+  }
+  return "?";
+}
+
+int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
+  job::JobSpec spec = read_job(args.job);
+  (void)registry.instantiate(spec, 0);  // validates [app] and fills default [params]
+  const TaskIndex n = spec.params.size();
+
+  schedule::SimConfig config;
+  config.ranks = args.ranks;
+  config.policy = spec.schedule.policy;
+  config.master_computes = spec.schedule.master_computes;
+  config.groups = args.groups;
+  config.service = args.service_us * 1e-6;
+  config.service_per_chunk = args.chunk_service_us * 1e-6;
+  config.group_service = args.group_service_us < 0 ? -1.0 : args.group_service_us * 1e-6;
+  config.latency = args.latency_us * 1e-6;
+  config.record_chunks = args.chunks;
+  const auto root_kind = schedule::parse_policy_kind(args.root_policy);
+  if (!root_kind) {
+    throw InputError(fmt::format("--root-policy: unknown policy \"{}\"; expected one of: {}", args.root_policy,
+                                 schedule::policy_names_help()));
+  }
+  config.root_policy.kind = *root_kind;
+  if (*root_kind == schedule::PolicyKind::fsc) {
+    config.root_policy.chunk = std::max<TaskIndex>(1, n / (4 * static_cast<TaskIndex>(std::max(args.groups, 1))));
+  }
+  apply_prefetch(args.prefetch, spec.schedule.prefetch, config);
+
+  schedule::TaskCost cost;
+  std::string cost_source;
+  if (!args.costs.empty()) {
+    auto seconds = std::make_shared<const std::vector<double>>(replayed_costs(args.costs, n, args.job));
+    cost = [seconds](TaskIndex t) { return (*seconds)[t]; };
+    cost_source = fmt::format("measured in {}", args.costs);
+  } else if (spec.app == "synthetic") {
+    cost = synthetic_costs(spec);
+    cost_source = fmt::format("synthetic {}", spec.app_settings.text("distribution", "constant"));
+  } else {
+    throw InputError(fmt::format("{}: app \"{}\" has no cost model; pass --costs OUT.h5 (an earlier output of this "
+                                 "job) to replay its measured task times",
+                                 args.job, spec.app));
+  }
+  if (spec.app == "synthetic") {
+    config.speed = synthetic_speeds(spec, args.ranks);
+  }
+
+  const schedule::SimResult r = schedule::simulate(config, n, cost);
+
+  if (args.chunks) {
+    fmt::print("{:>12} {:>12} {:>6} {:>12} {:>12} {:>12}\n", "begin", "end", "rank", "assigned", "started", "finished");
+    for (const schedule::SimChunk& c : r.chunk_rows) {
+      fmt::print("{:>12} {:>12} {:>6} {:>12.6f} {:>12.6f} {:>12.6f}\n", c.begin, c.end, c.rank, c.assigned, c.started,
+                 c.finished);
+    }
+  }
+  const bool hier = args.groups > 0;
+  fmt::print("{}: simulated on {} ranks ({} computing{})\n", args.job, args.ranks, r.computing_ranks,
+             hier ? fmt::format("; {} group masters{}", args.groups, config.master_computes ? " compute too" : "")
+             : (config.master_computes || args.ranks == 1) ? "; rank 0 computes too"
+                                                           : "; rank 0 only schedules");
+  fmt::print("  tasks      {} ({}), {:.6g} s of work in all\n", n, cost_source, r.total_cost);
+  fmt::print("  schedule   {}{}, prefetch {}\n", schedule::policy_name(config.policy.kind),
+             hier ? fmt::format(" in each group, {} over the groups at rank 0", schedule::policy_name(*root_kind)) : "",
+             prefetch_text(config));
+  fmt::print("  messages   {:g} us per message{} at {}, {:g} us latency one way\n", args.service_us,
+             args.chunk_service_us > 0 ? fmt::format(" + {:g} us per chunk", args.chunk_service_us) : "",
+             hier ? fmt::format("rank 0, {:g} us at a group master",
+                                args.group_service_us < 0 ? args.service_us : args.group_service_us)
+                  : "the master",
+             args.latency_us);
+  const double ideal = r.computing_ranks > 0 ? r.total_cost / r.computing_ranks : 0.0;
+  fmt::print("  makespan   {:.6g} s (ideal {:.6g} s: the work spread evenly)\n", r.makespan, ideal);
+  fmt::print("  efficiency {:.4f}\n", r.efficiency);
+  fmt::print("  master     {:.1f} % busy, {} messages{}\n", 100.0 * r.master_utilisation, r.master_messages,
+             hier ? fmt::format(", {} chunks to group masters", r.root_chunks) : "");
+  if (hier) {
+    fmt::print("  groups     busiest group master {:.1f} % busy, {} messages\n", 100.0 * r.group_utilisation_max,
+               r.group_messages_max);
+  }
+  fmt::print("  chunks     {}\n", r.chunks);
+  return 0;
+}
+
+}  // namespace
+
+void add_simulate_command(CLI::App& app, const app::Registry& registry, std::function<int()>& action) {
+  auto args = std::make_shared<SimulateArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "simulate", "predict a job's makespan, efficiency and master load on P ranks (no MPI; nothing is computed)");
+  cmd->add_option("job", args->job, "job file (TOML): its policy, prefetch, master_computes and task costs")
+      ->required();
+  cmd->add_option("--ranks", args->ranks, "P: ranks of the simulated run")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--service-us", args->service_us, "master's time per message (µs)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--latency-us", args->latency_us, "one-way message latency (µs)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--chunk-service-us", args->chunk_service_us, "master's extra time per chunk in a reply (µs)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--groups", args->groups, "G group masters under rank 0 (two-level scheduling); 0 = flat")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--group-service-us", args->group_service_us, "a group master's time per message (default: --service-us)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--root-policy", args->root_policy, "with --groups: rank 0's policy over the groups")
+      ->capture_default_str();
+  cmd->add_option("--prefetch", args->prefetch, "none, auto or chunks ahead (default: the job's [schedule] prefetch)");
+  cmd->add_option("--costs", args->costs, "take task costs from an earlier output's /tasks/seconds");
+  cmd->add_flag("--chunks", args->chunks, "print every chunk: begin, end, rank, assigned, started, finished");
+  cmd->callback([args, &registry, &action] { action = [args, &registry] { return run_simulate(*args, registry); }; });
+}
+
+}  // namespace taskfarm::cli

@@ -1,0 +1,107 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "taskfarm/core/task_range.hpp"
+#include "taskfarm/schedule/policy.hpp"
+
+namespace taskfarm::schedule {
+
+/// @brief When a simulated worker asks for more work.
+enum class SimPrefetch {
+  none,       ///< only once its queue is empty: every request costs it a full round trip of idling
+  fixed,      ///< like the real worker's `prefetch = d`: keeps `prefetch_chunks` chunks requested beyond
+              ///< the one it computes
+  automatic,  ///< like the real worker's `prefetch = "auto"`: asks when its queued work falls below two
+              ///< measured round trips (+50 µs), for as many chunks as cover that horizon (at most 4096)
+};
+
+/// @brief A farm to simulate. Times are seconds.
+///
+/// The model (a discrete-event simulation; nothing runs, nothing is sent):
+/// - Ranks 0..P-1. Flat (`groups == 0`): rank 0 is the master, every other rank a worker. Rank 0 also
+///   computes when `master_computes` (or P == 1), on a thread of its own: it takes chunks from the
+///   dispatcher and reports them to the policy directly, with no message and no service time.
+/// - A rank computes task t in cost(t) * speed[rank] seconds, back to back.
+/// - Every message takes `latency` seconds one way. A master is one server: it takes up the messages
+///   it receives one at a time, first come first served, decides at once (passes the reports to the
+///   policy, asks it for chunks) and is then busy for `service` seconds plus `service_per_chunk` per
+///   chunk it hands out; its reply leaves at the end of that time. So a master saturates once
+///   requests arrive faster than 1/service.
+/// - A worker's request carries the reports of the chunks it finished since its last message (as the
+///   real worker piggybacks results), and the master passes them to Policy::observe before it
+///   decides, so adaptive policies adapt. A worker that is told "no more work" sends a final message
+///   (which also costs its master a service). Periodic result-only messages are not modelled.
+/// - Chunk sizes come from the real ChunkDispatcher and Policy, with workers numbered as the real
+///   master numbers them (rank r is worker r, or r - 1 when rank 0 does not compute): for the same
+///   order of requests the chunk sequence is the one the real farm hands out.
+/// - Hierarchy (`groups == G > 0`; two-level scheduling after Eleliemy & Ciorba, "Hierarchical
+///   dynamic loop self-scheduling on distributed-memory systems using an MPI+MPI approach", IPDPSW
+///   2019): ranks 1..P-1 form G contiguous groups of near-equal size; the first rank of each is its
+///   group master, the others its members. Rank 0 (the root) only schedules: it hands chunks sized by
+///   `root_policy` over the G groups to the group masters (each group counts as one worker). A group
+///   master hands chunks of its current root chunk, sized by `policy` over its computing members, to
+///   them (a fresh ChunkDispatcher per root chunk), serving one message at a time in `group_service`
+///   seconds; it asks the root for the next chunk as soon as the current one is all handed out, and
+///   members that ask meanwhile wait for it. With `master_computes` a group master also computes (as
+///   member 0, no messages). When all of a root chunk's tasks are reported, the group master reports
+///   it to the root on its next request as one worker m times as fast (m = its computing members:
+///   compute time and task mean divided by m, variance by m^2).
+/// - Makespan: the time the last task finishes. Efficiency: sum of costs / (computing ranks *
+///   makespan), 1 when both are 0.
+struct SimConfig {
+  int ranks = 1;                       ///< P, counting rank 0 (and the group masters)
+  PolicySpec policy;                   ///< the master's policy; with groups: each group master's
+  PolicySpec root_policy{};            ///< groups only: the root's policy over the groups (default fac2)
+  int groups = 0;                      ///< G group masters under rank 0; 0 = flat (one master)
+  bool master_computes = true;         ///< rank 0 (flat) or each group master (groups) computes too
+  double service = 0.0;                ///< seconds the (root) master spends per message
+  double service_per_chunk = 0.0;      ///< extra seconds per chunk a master hands out in a reply
+  double group_service = -1.0;         ///< seconds a group master spends per message; < 0: `service`
+  double latency = 0.0;                ///< one-way message latency
+  SimPrefetch prefetch = SimPrefetch::none;
+  std::uint32_t prefetch_chunks = 1;   ///< for SimPrefetch::fixed
+  std::vector<double> speed;           ///< per rank: seconds per second of cost; empty = all 1
+  bool record_chunks = true;           ///< fill SimResult::chunk_rows (off for huge runs)
+  /// Called whenever a master passes a report to its policy, with the master's rank and the time
+  /// (tracing and tests); may be empty.
+  std::function<void(int master_rank, const ChunkReport& report, double time)> on_observe;
+};
+
+/// @brief One chunk as a rank computed it (times in seconds since the start).
+struct SimChunk {
+  TaskIndex begin = 0;
+  TaskIndex end = 0;
+  int rank = 0;
+  double assigned = 0.0;  ///< when its master decided (or a master's compute thread took it)
+  double started = 0.0;
+  double finished = 0.0;
+};
+
+/// @brief What a simulated run predicts.
+struct SimResult {
+  double makespan = 0.0;             ///< seconds until the last task finished
+  double total_cost = 0.0;           ///< sum of the task costs (at speed 1)
+  double efficiency = 0.0;           ///< total_cost / (computing_ranks * makespan)
+  int computing_ranks = 0;
+  std::uint64_t chunks = 0;          ///< chunks the ranks computed
+  std::uint64_t root_chunks = 0;     ///< groups only: chunks the root handed to group masters
+  std::uint64_t master_messages = 0;  ///< messages rank 0 handled
+  double master_busy_seconds = 0.0;  ///< rank 0's time spent handling messages
+  double master_utilisation = 0.0;   ///< master_busy_seconds / max(makespan, rank 0's last message)
+  double group_utilisation_max = 0.0;  ///< groups only: the busiest group master's utilisation
+  std::uint64_t group_messages_max = 0;  ///< groups only: messages the busiest group master handled
+  std::vector<SimChunk> chunk_rows;  ///< in the order they were handed out (if record_chunks)
+};
+
+/// @brief Task cost in seconds at speed 1.
+using TaskCost = std::function<double(TaskIndex)>;
+
+/// @brief Simulates tasks 0..n_tasks-1 on the farm `config` describes. O(chunks log P) time, O(P)
+/// memory besides the chunk rows; costs are summed per chunk, with no allocation per task.
+/// Throws InputError (one line) for an impossible configuration.
+SimResult simulate(const SimConfig& config, TaskIndex n_tasks, const TaskCost& cost);
+
+}  // namespace taskfarm::schedule

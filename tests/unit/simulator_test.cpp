@@ -1,0 +1,438 @@
+// The farm simulator against makespans worked out by hand from its model (simulator.hpp), and the
+// `taskfarm simulate` command on small jobs.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "mandelbrot/mandelbrot.hpp"
+#include "synthetic/synthetic.hpp"
+#include "taskfarm/cli/simulate_command.hpp"
+#include "taskfarm/core/error.hpp"
+#include "taskfarm/io/results_file.hpp"
+#include "taskfarm/schedule/simulator.hpp"
+
+namespace taskfarm::schedule {
+namespace {
+
+constexpr double kEps = 1e-9;
+
+TaskCost constant(double seconds) {
+  return [seconds](TaskIndex) { return seconds; };
+}
+
+/// P ranks, rank 0 only schedules, no overheads: the textbook setting.
+SimConfig flat(int ranks, PolicyKind kind) {
+  SimConfig c;
+  c.ranks = ranks;
+  c.policy.kind = kind;
+  c.master_computes = false;
+  return c;
+}
+
+struct Row {
+  TaskIndex begin;
+  TaskIndex end;
+  int rank;
+  double assigned;
+  double started;
+  double finished;
+};
+
+void expect_rows(const SimResult& r, const std::vector<Row>& expected) {
+  ASSERT_EQ(r.chunk_rows.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const SimChunk& c = r.chunk_rows[i];
+    const Row& e = expected[i];
+    EXPECT_EQ(c.begin, e.begin) << "chunk " << i;
+    EXPECT_EQ(c.end, e.end) << "chunk " << i;
+    EXPECT_EQ(c.rank, e.rank) << "chunk " << i;
+    EXPECT_NEAR(c.assigned, e.assigned, kEps) << "chunk " << i;
+    EXPECT_NEAR(c.started, e.started, kEps) << "chunk " << i;
+    EXPECT_NEAR(c.finished, e.finished, kEps) << "chunk " << i;
+  }
+}
+
+TEST(SimulatorTest, self_scheduling_four_unit_tasks_on_two_workers_take_two_seconds) {
+  const SimResult r = simulate(flat(3, PolicyKind::ss), 4, constant(1.0));
+  EXPECT_DOUBLE_EQ(r.makespan, 2.0);
+  EXPECT_DOUBLE_EQ(r.total_cost, 4.0);
+  EXPECT_DOUBLE_EQ(r.efficiency, 1.0);
+  EXPECT_EQ(r.computing_ranks, 2);
+  EXPECT_EQ(r.chunks, 4U);
+  // 4 chunk requests, 2 answered "no more", 2 final messages.
+  EXPECT_EQ(r.master_messages, 8U);
+  expect_rows(r, {{0, 1, 1, 0, 0, 1}, {1, 2, 2, 0, 0, 1}, {2, 3, 1, 1, 1, 2}, {3, 4, 2, 1, 1, 2}});
+}
+
+TEST(SimulatorTest, service_time_and_latency_add_up_as_worked_out_by_hand) {
+  // Service h, latency L, 2 workers, 4 unit tasks. Worker 1: asks at 0, the master takes it up at L
+  // and replies at L + h, it computes until 1 + 2L + h, asks again: taken up at 1 + 3L + h, done
+  // at 2 + 4L + 2h. Worker 2 waits for worker 1's service each time: 1 + 2L + 2h, then its second
+  // request queues behind worker 1's second: taken up at 1 + 3L + 2h, done at 2 + 4L + 3h.
+  SimConfig c = flat(3, PolicyKind::ss);
+  c.service = 0.1;
+  EXPECT_NEAR(simulate(c, 4, constant(1.0)).makespan, 2.0 + 3 * 0.1, kEps);
+  c.latency = 0.05;
+  const SimResult r = simulate(c, 4, constant(1.0));
+  EXPECT_NEAR(r.makespan, 2.0 + 4 * 0.05 + 3 * 0.1, kEps);
+  EXPECT_NEAR(r.efficiency, 4.0 / (2 * 2.5), kEps);
+  expect_rows(r, {{0, 1, 1, 0.05, 0.2, 1.2},
+                  {1, 2, 2, 0.15, 0.3, 1.3},
+                  {2, 3, 1, 1.25, 1.4, 2.4},
+                  {3, 4, 2, 1.35, 1.5, 2.5}});
+}
+
+TEST(SimulatorTest, master_saturates_under_self_scheduling) {
+  // ss, tasks of 1 ms, the master needs 1 ms per message, 7 workers: the master is the bottleneck.
+  // It decides task k at k ms (k = 0..69) and replies at k + 1; task 69 ends at 71 ms. Efficiency
+  // 70 / (7 * 71) -> 1/7 for many tasks. It is never idle: 70 + 7 "no more" + 7 final messages.
+  SimConfig c = flat(8, PolicyKind::ss);
+  c.service = 1e-3;
+  const SimResult r = simulate(c, 70, constant(1e-3));
+  EXPECT_NEAR(r.makespan, 71e-3, kEps);
+  EXPECT_NEAR(r.efficiency, 70.0 / (7 * 71.0), 1e-9);
+  EXPECT_EQ(r.master_messages, 84U);
+  EXPECT_NEAR(r.master_busy_seconds, 84e-3, kEps);
+  EXPECT_NEAR(r.master_utilisation, 1.0, 1e-9);
+
+  // Rank 0 computing too adds one task per ms without messages: 2 tasks per ms, so 16 tasks are
+  // decided by 7 ms, the master's last one replied at 8 and done at 9 ms; efficiency 16 / (8 * 9).
+  c.master_computes = true;
+  const SimResult m = simulate(c, 16, constant(1e-3));
+  EXPECT_NEAR(m.makespan, 9e-3, kEps);
+  EXPECT_EQ(m.computing_ranks, 8);
+  EXPECT_NEAR(m.efficiency, 16.0 / (8 * 9.0), 1e-9);
+}
+
+TEST(SimulatorTest, guided_beats_static_on_an_increasing_workload) {
+  // Task i costs i + 1, 8 tasks, 2 workers, no overheads (total 36).
+  const TaskCost increasing = [](TaskIndex i) { return static_cast<double>(i + 1); };
+  // static: blocks 0-3 (1+2+3+4 = 10) and 4-7 (5+6+7+8 = 26).
+  const SimResult s = simulate(flat(3, PolicyKind::static_block), 8, increasing);
+  EXPECT_DOUBLE_EQ(s.makespan, 26.0);
+  EXPECT_NEAR(s.efficiency, 36.0 / 52.0, kEps);
+  // gss: ceil(8/2) = 4 -> rank 1 (0-3, done at 10); ceil(4/2) = 2 -> rank 2 (4-5, cost 11); at 10
+  // rank 1 takes task 6 (ends 17), at 11 rank 2 takes task 7 (ends 19).
+  const SimResult g = simulate(flat(3, PolicyKind::gss), 8, increasing);
+  EXPECT_DOUBLE_EQ(g.makespan, 19.0);
+  EXPECT_NEAR(g.efficiency, 36.0 / 38.0, kEps);
+  expect_rows(g, {{0, 4, 1, 0, 0, 10}, {4, 6, 2, 0, 0, 11}, {6, 7, 1, 10, 10, 17}, {7, 8, 2, 11, 11, 19}});
+}
+
+TEST(SimulatorTest, slow_rank_takes_fewer_tasks) {
+  // Rank 2 takes 2.5 s per unit task, rank 1 1 s: rank 1 does tasks 0, 2, 3 and 5 (3 to 4 s);
+  // rank 2 does 1 (0 to 2.5 s) and 4 (2.5 to 5 s). Efficiency 6 / (2 * 5).
+  SimConfig c = flat(3, PolicyKind::ss);
+  c.speed = {1.0, 1.0, 2.5};
+  const SimResult r = simulate(c, 6, constant(1.0));
+  EXPECT_DOUBLE_EQ(r.makespan, 5.0);
+  EXPECT_NEAR(r.efficiency, 6.0 / 10.0, kEps);
+  ASSERT_EQ(r.chunk_rows.size(), 6U);
+  EXPECT_EQ(r.chunk_rows[4].rank, 2);  // task 4
+  EXPECT_EQ(r.chunk_rows[5].rank, 1);  // task 5
+}
+
+TEST(SimulatorTest, fixed_prefetch_hides_the_round_trip) {
+  // Latency 0.5 s, unit tasks, 2 workers, 8 tasks. Without prefetch every task costs a 1 s round
+  // trip: tasks run in [1,2], [3,4], [5,6], [7,8]. With one chunk ahead the first request asks for 2
+  // chunks (back at 1 s); each later request leaves when a chunk starts and is back 1 s later,
+  // when the chunk ends: [1,2], [2,3], [3,4], [4,5].
+  SimConfig c = flat(3, PolicyKind::ss);
+  c.latency = 0.5;
+  EXPECT_DOUBLE_EQ(simulate(c, 8, constant(1.0)).makespan, 8.0);
+  c.prefetch = SimPrefetch::fixed;
+  c.prefetch_chunks = 1;
+  const SimResult r = simulate(c, 8, constant(1.0));
+  EXPECT_DOUBLE_EQ(r.makespan, 5.0);
+  std::vector<int> ranks;
+  for (const SimChunk& k : r.chunk_rows) {
+    ranks.push_back(k.rank);
+  }
+  EXPECT_EQ(ranks, (std::vector<int>{1, 1, 2, 2, 1, 2, 1, 2}));
+}
+
+TEST(SimulatorTest, automatic_prefetch_keeps_one_task_in_flight) {
+  // Tasks of 1 ms, latency 0.1 ms, 2 workers, 1000 tasks. Without prefetch: 500 cycles of 1.2 ms.
+  // Auto: the first task is timed (0.2 ms wait before it, 0.2 ms after it), then the horizon is
+  // 2 * 0.2 + 0.05 = 0.45 ms < 1 task, so each request leaves as a task starts and its answer is
+  // there before the task ends: 0.4 ms + 500 ms.
+  SimConfig c = flat(3, PolicyKind::ss);
+  c.latency = 1e-4;
+  EXPECT_NEAR(simulate(c, 1000, constant(1e-3)).makespan, 0.6, kEps);
+  c.prefetch = SimPrefetch::automatic;
+  EXPECT_NEAR(simulate(c, 1000, constant(1e-3)).makespan, 0.5004, kEps);
+}
+
+TEST(SimulatorTest, reports_reach_the_policy_on_the_next_request) {
+  // Chunk reports ride on the worker's next message: the report of task 0 (rank 1) reaches the
+  // master with rank 1's request at 1 s, those of tasks 2 and 3 with the requests answered "no more".
+  struct Seen {
+    int master;
+    int worker;
+    TaskRange range;
+    double compute;
+    double time;
+  };
+  std::vector<Seen> seen;
+  SimConfig c = flat(3, PolicyKind::ss);
+  c.on_observe = [&](int master, const ChunkReport& r, double t) {
+    seen.push_back({master, r.worker, r.range, r.compute_seconds, t});
+  };
+  (void)simulate(c, 4, constant(1.0));
+  ASSERT_EQ(seen.size(), 4U);
+  EXPECT_EQ(seen[0].worker, 0);  // rank 1 is the policy's worker 0 when rank 0 does not compute
+  EXPECT_EQ(seen[0].range, (TaskRange{0, 1}));
+  EXPECT_DOUBLE_EQ(seen[0].compute, 1.0);
+  EXPECT_DOUBLE_EQ(seen[0].time, 1.0);
+  EXPECT_EQ(seen[3].worker, 1);
+  EXPECT_EQ(seen[3].range, (TaskRange{3, 4}));
+  EXPECT_DOUBLE_EQ(seen[3].time, 2.0);
+}
+
+TEST(SimulatorTest, chunk_sequence_is_the_dispatchers) {
+  // fac2 on 100 tasks, 4 computing ranks (rank 0 too), no overheads, equal tasks: everybody asks at
+  // the same instants in rank order, so the sizes are FAC2's: ceil(R / 8) for R = 100, 48, 24, 12, 4,
+  // four times each: 13 x4, 6 x4, 3 x4, 2 x4, 1 x4 (sum 100).
+  SimConfig c = flat(4, PolicyKind::fac2);
+  c.master_computes = true;
+  const SimResult r = simulate(c, 100, constant(1.0));
+  std::vector<TaskIndex> sizes;
+  TaskIndex next = 0;
+  for (const SimChunk& k : r.chunk_rows) {
+    EXPECT_EQ(k.begin, next);
+    next = k.end;
+    sizes.push_back(k.end - k.begin);
+  }
+  EXPECT_EQ(next, 100U);
+  const std::vector<TaskIndex> expected{13, 13, 13, 13, 6, 6, 6, 6, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1};
+  EXPECT_EQ(sizes, expected);
+}
+
+TEST(SimulatorTest, two_level_scheduling_as_worked_out_by_hand) {
+  // 5 ranks, 2 groups {1: 2} and {3: 4}, group masters do not compute; root: static over the 2
+  // groups (h = 0.1 s per message), groups: ss (g = 0.05 s). Group 1 gets tasks 0-1 at 0.1 (root's
+  // reply), serves its waiting member by 0.15: tasks [0.15, 1.15], [1.2, 2.2]. Group 2's root chunk
+  // (2-3) leaves the root at 0.2: [0.25, 1.25], [1.3, 2.3]. Makespan 2 + 2h + 2g.
+  SimConfig c = flat(5, PolicyKind::ss);
+  c.groups = 2;
+  c.root_policy.kind = PolicyKind::static_block;
+  c.service = 0.1;
+  c.group_service = 0.05;
+  const SimResult r = simulate(c, 4, constant(1.0));
+  EXPECT_NEAR(r.makespan, 2.3, kEps);
+  EXPECT_EQ(r.computing_ranks, 2);
+  EXPECT_EQ(r.root_chunks, 2U);
+  expect_rows(r, {{0, 1, 2, 0.1, 0.15, 1.15},
+                  {2, 3, 4, 0.2, 0.25, 1.25},
+                  {1, 2, 2, 1.15, 1.2, 2.2},
+                  {3, 4, 4, 1.25, 1.3, 2.3}});
+}
+
+TEST(SimulatorTest, hierarchy_relieves_a_saturated_root) {
+  // 65 ranks, ss, tasks of 100 us, 10 us per message, rank 0 only schedules. Flat: the master decides
+  // one task per 10 us, so task 6399 is decided at 63.99 ms, replied at 64 and done at 64.1 ms.
+  SimConfig c = flat(65, PolicyKind::ss);
+  c.service = 10e-6;
+  const SimResult f = simulate(c, 6400, constant(100e-6));
+  EXPECT_NEAR(f.makespan, 64.1e-3, 1e-9);
+  EXPECT_NEAR(f.master_utilisation, 1.0, 0.01);
+  // 8 groups of 8 ranks (a group master and 7 workers): 56 workers, ideal 6400 * 100 us / 56 =
+  // 11.43 ms; a group master gets at most 7 requests per 110 us (< 1 per 10 us), so a worker waits
+  // at most 7 services per task: makespan <= 6400 / 56 * 170 us = 19.4 ms.
+  c.groups = 8;
+  const SimResult h = simulate(c, 6400, constant(100e-6));
+  EXPECT_EQ(h.computing_ranks, 56);
+  EXPECT_GT(h.makespan, 6400 * 100e-6 / 56);
+  EXPECT_LT(h.makespan, 6400.0 / 56 * 170e-6);
+  EXPECT_LT(h.master_utilisation, 0.2);
+  EXPECT_LT(h.makespan, 0.3 * f.makespan);
+}
+
+TEST(SimulatorTest, group_masters_that_compute_count_as_ranks) {
+  SimConfig c = flat(9, PolicyKind::fac2);
+  c.master_computes = true;
+  c.groups = 2;
+  c.service = 1e-6;
+  c.latency = 1e-6;
+  c.prefetch = SimPrefetch::automatic;
+  const TaskCost lognormalish = [](TaskIndex i) { return 1e-3 * static_cast<double>(1 + (i * 7919) % 13); };
+  const SimResult r = simulate(c, 5000, lognormalish);
+  EXPECT_EQ(r.computing_ranks, 8);
+  TaskIndex covered = 0;
+  for (const SimChunk& k : r.chunk_rows) {
+    covered += k.end - k.begin;
+    EXPECT_NE(k.rank, 0);  // the root only schedules
+  }
+  EXPECT_EQ(covered, 5000U);
+  EXPECT_GT(r.efficiency, 0.95);
+}
+
+TEST(SimulatorTest, no_tasks_is_an_empty_run) {
+  const SimResult r = simulate(flat(4, PolicyKind::gss), 0, constant(1.0));
+  EXPECT_EQ(r.makespan, 0.0);
+  EXPECT_EQ(r.chunks, 0U);
+  EXPECT_EQ(r.efficiency, 1.0);
+}
+
+std::string error_of(const SimConfig& c, TaskIndex n, const TaskCost& cost) {
+  try {
+    (void)simulate(c, n, cost);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SimulatorTest, impossible_configurations_are_input_errors) {
+  SimConfig c = flat(4, PolicyKind::ss);
+  c.groups = 2;
+  EXPECT_EQ(error_of(c, 10, constant(1.0)),
+            "simulate: 2 groups on 4 ranks leave a group with no computing rank (at most 1 groups: a group master "
+            "and a worker each)");
+  c.groups = 0;
+  c.speed = {1.0, 2.0};
+  EXPECT_EQ(error_of(c, 10, constant(1.0)), "simulate: 2 speed factors for 4 ranks");
+  c.speed = {};
+  EXPECT_EQ(error_of(c, 10, [](TaskIndex i) { return i == 7 ? -1.0 : 1.0; }),
+            "simulate: task 7 costs -1 s; expected a finite number >= 0");
+  c.ranks = 0;
+  EXPECT_EQ(error_of(c, 10, constant(1.0)), "simulate: ranks: expected at least 1, got 0");
+}
+
+}  // namespace
+}  // namespace taskfarm::schedule
+
+namespace taskfarm::cli {
+namespace {
+
+class SimulateCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("taskfarm_sim_" + std::to_string(getpid()) + "_" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    apps::register_mandelbrot(registry_);
+    apps::register_synthetic(registry_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  /// Runs `taskfarm simulate args...`; returns stdout, or "error: <message>" for an InputError.
+  std::string simulate(std::vector<std::string> args) {
+    CLI::App app;
+    std::function<int()> action;
+    add_simulate_command(app, registry_, action);
+    args.insert(args.begin(), "simulate");
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);  // CLI11 takes a vector in reverse order
+    if (!action) {
+      return "no action";
+    }
+    ::testing::internal::CaptureStdout();
+    try {
+      EXPECT_EQ(action(), 0);
+    } catch (const InputError& e) {
+      (void)::testing::internal::GetCapturedStdout();
+      return std::string("error: ") + e.what();
+    }
+    std::fflush(stdout);
+    return ::testing::internal::GetCapturedStdout();
+  }
+
+  app::Registry registry_;
+  std::filesystem::path dir_;
+};
+
+TEST_F(SimulateCommandTest, prints_chunks_and_the_prediction_for_a_synthetic_job) {
+  const std::string job = write("job.toml", R"([job]
+app = "synthetic"
+[schedule]
+policy = "ss"
+master_computes = false
+[params]
+task = { range = [0, 4] }
+[app]
+distribution = "constant"
+mean_ms = 1000.0
+)");
+  const std::string out =
+      simulate({job, "--ranks", "3", "--service-us", "0", "--latency-us", "0", "--prefetch", "none", "--chunks"});
+  EXPECT_NE(out.find("         0            1      1     0.000000     0.000000     1.000000\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("         3            4      2     1.000000     1.000000     2.000000\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("simulated on 3 ranks (2 computing; rank 0 only schedules)"), std::string::npos) << out;
+  EXPECT_NE(out.find("  makespan   2 s (ideal 2 s: the work spread evenly)\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("  efficiency 1.0000\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("  chunks     4\n"), std::string::npos) << out;
+}
+
+TEST_F(SimulateCommandTest, replays_costs_of_an_earlier_output) {
+  // A 4-row Mandelbrot job whose earlier run measured 1, 2, 3, 4 ms per row; ss on 2 workers:
+  // rank 1 takes rows 0 (0-1 ms) and 2 (1-4 ms), rank 2 rows 1 (0-2 ms) and 3 (2-6 ms).
+  const std::string job = write("m.toml", R"([job]
+app = "mandelbrot"
+[schedule]
+policy = "ss"
+master_computes = false
+[app]
+width = 8
+height = 4
+)");
+  const std::string out_h5 = (dir_ / "m.h5").string();
+  {
+    io::ResultsFile::CreateOptions o;
+    o.path = out_h5;
+    o.n_tasks = 4;
+    o.results = {{"x", ElementType::f64, {}, "", ""}};
+    io::ResultsFile f = io::ResultsFile::create(o);
+    const std::uint8_t done[] = {1, 1, 1, 1};
+    const double seconds[] = {1e-3, 2e-3, 3e-3, 4e-3};
+    f.write_tasks(f.state_column(), {0, 4}, done);
+    f.write_tasks(f.seconds_column(), {0, 4}, seconds);
+  }
+  const std::string out = simulate({job, "--ranks", "3", "--service-us", "0", "--latency-us", "0", "--prefetch",
+                                    "none", "--costs", out_h5});
+  EXPECT_NE(out.find("  makespan   0.006 s"), std::string::npos) << out;
+  EXPECT_NE(out.find("  efficiency 0.8333\n"), std::string::npos) << out;
+
+  EXPECT_EQ(simulate({job, "--ranks", "3"}),
+            "error: " + job + ": app \"mandelbrot\" has no cost model; pass --costs OUT.h5 (an earlier output of "
+                              "this job) to replay its measured task times");
+  {
+    io::ResultsFile f = io::ResultsFile::open(out_h5, true);
+    const std::uint8_t pending[] = {0};
+    f.write_tasks(f.state_column(), {2, 3}, pending);
+  }
+  EXPECT_EQ(simulate({job, "--ranks", "3", "--costs", out_h5}),
+            "error: --costs " + out_h5 + ": task 2 was never computed, so its cost is unknown (resume that run first)");
+}
+
+TEST_F(SimulateCommandTest, bad_input_is_one_line) {
+  const std::string job = write("job.toml", "[job]\napp = \"synthetic\"\n[params]\ntask = { range = [0, 10] }\n");
+  EXPECT_EQ(simulate({job, "--ranks", "4", "--prefetch", "soon"}),
+            "error: --prefetch: expected none, auto or a number of chunks 1..4095, got \"soon\"");
+  EXPECT_EQ(simulate({job, "--ranks", "4", "--groups", "2", "--root-policy", "best"}),
+            "error: --root-policy: unknown policy \"best\"; expected one of: " +
+                std::string(schedule::policy_names_help()));
+  EXPECT_EQ(simulate({job, "--ranks", "3", "--groups", "3"}),
+            "error: simulate: 3 groups on 3 ranks leave a group with no computing rank (at most 2 groups: one per "
+            "rank besides rank 0)");
+  EXPECT_EQ(simulate({(dir_ / "missing.toml").string(), "--ranks", "2"}),
+            "error: " + (dir_ / "missing.toml").string() + ": cannot read the job file (No such file or directory)");
+  EXPECT_THROW(simulate({job, "--ranks", "0"}), CLI::ValidationError);
+}
+
+}  // namespace
+}  // namespace taskfarm::cli
