@@ -1,15 +1,22 @@
 #include "taskfarm/schedule/policy.hpp"
 
+#include <cmath>
 #include <set>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "taskfarm/core/error.hpp"
+#include "taskfarm/schedule/adaptive_policy.hpp"
+#include "taskfarm/schedule/auto_policy.hpp"
+#include "taskfarm/schedule/factoring.hpp"
 
 namespace taskfarm::schedule {
 
 namespace {
 
-constexpr std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
+using detail::ceil_div;
+using detail::whole_chunk;
 
 /// Static block scheduling: each worker takes one block of ceil(N/P) tasks, once.
 class StaticPolicy final : public Policy {
@@ -40,6 +47,19 @@ class FixedSizePolicy final : public Policy {
   std::uint64_t k_;
 };
 
+/// Kruskal & Weiss 1985 (IEEE TSE 11(10), "Allocating independent subtasks on parallel
+/// processors"), optimal fixed chunk: k = (sqrt(2) N h / (sigma P sqrt(ln P)))^(2/3).
+/// Capped at ceil(N/P): a larger chunk leaves a worker idle. One worker: one chunk (k -> inf as P -> 1).
+std::uint64_t kruskal_weiss_chunk(std::uint64_t n, int p, double h, double sigma) {
+  const auto share = ceil_div(n, static_cast<std::uint64_t>(p));
+  if (p < 2) {
+    return n;
+  }
+  const double pd = static_cast<double>(p);
+  const double x = std::sqrt(2.0) * static_cast<double>(n) * h / (sigma * pd * std::sqrt(std::log(pd)));
+  return whole_chunk(std::pow(x, 2.0 / 3.0), share);
+}
+
 /// Guided self-scheduling (Polychronopoulos & Kuck 1987): chunk = ceil(R / P), R = remaining tasks.
 class GuidedPolicy final : public Policy {
  public:
@@ -50,24 +70,56 @@ class GuidedPolicy final : public Policy {
   std::uint64_t p_;
 };
 
+/// Trapezoid self-scheduling (Tzen & Ni 1993, IEEE TPDS 4(1)): chunks fall linearly from F to L over
+/// n = ceil(2N / (F + L)) chunks, step delta = (F - L) / (n - 1); defaults F = ceil(N / 2P), L = 1.
+/// Chunk k (0-based, whoever asks) is ceil(F - k delta) = F - floor(k (F - L) / (n - 1)), exact in
+/// integers; the sizes sum to at least N, so the last chunk is clipped rather than missing.
+class TrapezoidPolicy final : public Policy {
+ public:
+  TrapezoidPolicy(std::uint64_t n, int p, std::uint64_t first, std::uint64_t last)
+      : last_(last == 0 ? 1 : last),
+        first_(std::max(first == 0 ? ceil_div(n, 2 * static_cast<std::uint64_t>(p)) : first, last_)),
+        steps_(ceil_div(2 * n, first_ + last_)) {}
+  std::uint64_t next_size(std::uint64_t /*remaining*/, int /*worker*/) override {
+    if (steps_ <= 1 || k_ >= steps_) {
+      return k_++ == 0 ? first_ : last_;
+    }
+    return first_ - k_++ * (first_ - last_) / (steps_ - 1);
+  }
+
+ private:
+  std::uint64_t last_;
+  std::uint64_t first_;
+  std::uint64_t steps_;
+  std::uint64_t k_ = 0;  // chunks handed out so far
+};
+
 /// Factoring, FAC2 (Hummel, Schonberg & Flynn 1992): batches of P equal chunks; each batch hands
 /// out half of the tasks remaining at its start, chunk = ceil(R_j / (2P)).
 class FactoringPolicy final : public Policy {
  public:
-  explicit FactoringPolicy(int p) : p_(static_cast<std::uint64_t>(p)) {}
-  std::uint64_t next_size(std::uint64_t remaining, int /*worker*/) override {
-    if (left_in_batch_ == 0) {
-      chunk_ = ceil_div(remaining, 2 * p_);
-      left_in_batch_ = p_;
-    }
-    --left_in_batch_;
-    return chunk_;
+  explicit FactoringPolicy(int p) : batches_(p) {}
+  std::uint64_t next_size(std::uint64_t remaining, int /*worker*/) override { return batches_.take(remaining); }
+
+ private:
+  detail::FactoringBatches batches_;
+};
+
+/// Weighted factoring (Hummel, Schmidt, Uma & Wein 1996, "Load-sharing in heterogeneous systems via
+/// weighted factoring", SPAA): FAC2 batches, worker i's chunk = w_i ceil(R_j / 2P) with the weights
+/// scaled to sum to P (as in DLS4LB and LB4OMP), so a batch still hands out about R_j / 2.
+class WeightedFactoringPolicy final : public Policy {
+ public:
+  WeightedFactoringPolicy(int p, const std::vector<double>& weights)
+      : batches_(p), weights_(detail::normalized_weights(weights, static_cast<std::size_t>(p))) {}
+  std::uint64_t next_size(std::uint64_t remaining, int worker) override {
+    return whole_chunk(weights_.at(static_cast<std::size_t>(worker)) * static_cast<double>(batches_.take(remaining)),
+                       remaining);
   }
 
  private:
-  std::uint64_t p_;
-  std::uint64_t chunk_ = 0;
-  std::uint64_t left_in_batch_ = 0;
+  detail::FactoringBatches batches_;
+  std::vector<double> weights_;
 };
 
 struct NamedKind {
@@ -76,9 +128,17 @@ struct NamedKind {
 };
 
 constexpr NamedKind kNames[] = {
-    {"static", PolicyKind::static_block}, {"ss", PolicyKind::ss},          {"self", PolicyKind::ss},
-    {"fsc", PolicyKind::fsc},             {"fixed", PolicyKind::fsc},      {"gss", PolicyKind::gss},
-    {"guided", PolicyKind::gss},          {"fac2", PolicyKind::fac2},      {"factoring", PolicyKind::fac2},
+    {"static", PolicyKind::static_block}, {"ss", PolicyKind::ss},
+    {"self", PolicyKind::ss},             {"fsc", PolicyKind::fsc},
+    {"fixed", PolicyKind::fsc},           {"mfsc", PolicyKind::mfsc},
+    {"gss", PolicyKind::gss},             {"guided", PolicyKind::gss},
+    {"tss", PolicyKind::tss},             {"trapezoid", PolicyKind::tss},
+    {"fac2", PolicyKind::fac2},           {"factoring", PolicyKind::fac2},
+    {"wf", PolicyKind::wf},               {"weighted", PolicyKind::wf},
+    {"awf", PolicyKind::awf},             {"awf-b", PolicyKind::awf_b},
+    {"awf-c", PolicyKind::awf_c},         {"awf-d", PolicyKind::awf_d},
+    {"awf-e", PolicyKind::awf_e},         {"af", PolicyKind::af},
+    {"adaptive", PolicyKind::af},         {"auto", PolicyKind::automatic},
 };
 
 }  // namespace
@@ -102,24 +162,52 @@ std::string_view policy_name(PolicyKind kind) {
 }
 
 std::string_view policy_names_help() {
-  return "static, ss (self), fsc (fixed; needs chunk), gss (guided), fac2 (factoring)";
+  return "static, ss (self), fsc (fixed; needs chunk, or overhead_us and sigma_ms), mfsc, gss (guided), "
+         "tss (trapezoid), fac2 (factoring), wf (weighted), awf, awf-b, awf-c, awf-d, awf-e, af (adaptive), auto";
+}
+
+void check_policy_fits(const PolicySpec& spec, int n_workers) {
+  if (!spec.weights.empty() && spec.weights.size() != static_cast<std::size_t>(n_workers)) {
+    throw InputError(fmt::format("[schedule] weights: {} weights given for {} computing ranks; give one per "
+                                 "computing rank (ranks - 1, or all ranks when master_computes)",
+                                 spec.weights.size(), n_workers));
+  }
 }
 
 std::unique_ptr<Policy> make_policy(const PolicySpec& spec, std::uint64_t n_tasks, int n_workers) {
   if (n_workers < 1) {
     throw Error("a policy needs at least one worker");
   }
+  check_policy_fits(spec, n_workers);
   switch (spec.kind) {
     case PolicyKind::static_block:
       return std::make_unique<StaticPolicy>(n_tasks, n_workers);
     case PolicyKind::ss:
       return std::make_unique<SelfSchedulingPolicy>();
     case PolicyKind::fsc:
-      return std::make_unique<FixedSizePolicy>(spec.chunk);
+      return std::make_unique<FixedSizePolicy>(
+          spec.chunk != 0 ? spec.chunk
+                          : kruskal_weiss_chunk(n_tasks, n_workers, spec.overhead_seconds, spec.sigma_seconds));
+    case PolicyKind::mfsc:
+      return std::make_unique<FixedSizePolicy>(detail::mfsc_chunk(n_tasks, n_workers));
     case PolicyKind::gss:
       return std::make_unique<GuidedPolicy>(n_workers);
+    case PolicyKind::tss:
+      return std::make_unique<TrapezoidPolicy>(n_tasks, n_workers, spec.first, spec.last);
     case PolicyKind::fac2:
       return std::make_unique<FactoringPolicy>(n_workers);
+    case PolicyKind::wf:
+      return std::make_unique<WeightedFactoringPolicy>(n_workers, spec.weights);
+    case PolicyKind::awf:
+    case PolicyKind::awf_b:
+    case PolicyKind::awf_c:
+    case PolicyKind::awf_d:
+    case PolicyKind::awf_e:
+      return std::make_unique<AdaptiveWeightedFactoringPolicy>(spec.kind, n_workers, spec.weights);
+    case PolicyKind::af:
+      return std::make_unique<AdaptiveFactoringPolicy>(n_tasks, n_workers);
+    case PolicyKind::automatic:
+      return std::make_unique<AutoPolicy>(n_tasks, n_workers);
   }
   throw Error("unknown policy kind");
 }
