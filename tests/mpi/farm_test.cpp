@@ -2,7 +2,12 @@
 // for every policy, results where they belong, failures recorded.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <tuple>
 #include <stdexcept>
 
 #include <boost/mpi/communicator.hpp>
@@ -30,11 +35,30 @@ class Flaky final : public app::Kernel {
   }
 };
 
+/// Fails each task with index % 7 == 3 on its first attempt only (a marker file per task, so the
+/// second attempt succeeds on whatever rank it lands): the transient failure retries are for.
+class FailsOnce final : public app::Kernel {
+ public:
+  std::vector<app::Field> schema() const override { return {{"triple", ElementType::i64, {}, "", ""}}; }
+  void compute(TaskIndex task, const app::TaskOutput& out) override {
+    out.field<std::int64_t>(0)[0] = static_cast<std::int64_t>(3 * task);
+    if (task % 7 == 3) {
+      const std::string marker = "attempted_" + std::to_string(task);
+      const int fd = ::open(marker.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
+      if (fd >= 0) {
+        ::close(fd);
+        throw std::runtime_error("transient failure of task " + std::to_string(task));
+      }
+    }
+  }
+};
+
 app::Registry registry() {
   app::Registry r;
   apps::register_mandelbrot(r);
   apps::register_synthetic(r);
   r.add({"flaky", "fails on tasks 3 mod 7", [](app::KernelContext&) { return std::make_unique<Flaky>(); }});
+  r.add({"fails_once", "fails once on tasks 3 mod 7", [](app::KernelContext&) { return std::make_unique<FailsOnce>(); }});
   return r;
 }
 
@@ -49,7 +73,9 @@ farm::FarmResult run_job(const std::string& text, const std::string& output) {
   }
   farm::FarmOptions options;
   options.progress_seconds = 0;
-  const farm::FarmResult result = farm::run_farm(world, spec, *kernel, file.get(), options);
+  farm::FarmPlan plan;
+  plan.pending = {TaskRange{0, spec.params.size()}};
+  const farm::FarmResult result = farm::run_farm(world, spec, *kernel, file.get(), options, plan);
   file.reset();  // closed before anyone reads it
   world.barrier();
   return result;
@@ -149,14 +175,15 @@ TEST(FarmTest, mandelbrot_equals_the_serial_image) {
   EXPECT_TRUE(testing::all_ok(world, ok));
 }
 
-TEST(FarmTest, failing_tasks_are_recorded_and_the_rest_completes) {
+TEST(FarmTest, failing_tasks_are_retried_recorded_and_the_rest_completes) {
   const boost::mpi::communicator world;
   constexpr TaskIndex n = 100;
-  const farm::FarmResult r =
-      run_job("[job]\napp = \"flaky\"\n[schedule]\npolicy = \"fsc\"\nchunk = 6\n[params]\ntask = { range = [0, 100] }\n",
-              "flaky.h5");
-  // tasks 3, 10, ..., 94 fail: 14 of them.
-  bool ok = r.failed == 14 && r.done == n - 14;
+  const farm::FarmResult r = run_job(
+      "[job]\napp = \"flaky\"\nretries = 2\n[schedule]\npolicy = \"fsc\"\nchunk = 6\n"
+      "[params]\ntask = { range = [0, 100] }\n",
+      "flaky.h5");
+  // tasks 3, 10, ..., 94 always fail: 14 of them, each tried 1 + 2 times.
+  bool ok = r.failed == 14 && r.done == n - 14 && r.pending == 0 && r.exit_code() == ExitCode::tasks_failed;
   EXPECT_EQ(r.failed, 14U);
   if (world.rank() == 0) {
     const io::ResultsFile f = io::ResultsFile::open("flaky.h5");
@@ -169,11 +196,46 @@ TEST(FarmTest, failing_tasks_are_recorded_and_the_rest_completes) {
       ok = ok && state[t] == (bad ? 2 : 1) && triple[t] == (bad ? 0 : static_cast<std::int64_t>(3 * t));
     }
     std::vector<io::FailureRow> failures = f.read_failures();
-    std::sort(failures.begin(), failures.end(), [](const auto& a, const auto& b) { return a.task < b.task; });
-    ok = ok && failures.size() == 14 && failures[0].task == 3 && failures[0].message == "task 3 is unlucky" &&
-         failures[0].attempt == 1 && !failures[0].host.empty();
+    std::sort(failures.begin(), failures.end(),
+              [](const auto& a, const auto& b) { return std::tie(a.task, a.attempt) < std::tie(b.task, b.attempt); });
+    ok = ok && failures.size() == 3 * 14;
+    const int workers = world.size();  // rank 0 computes too
+    for (std::size_t i = 0; ok && i < failures.size(); i += 3) {
+      ok = failures[i].task == failures[i + 2].task && failures[i].attempt == 1 && failures[i + 2].attempt == 3 &&
+           failures[i].message == "task " + std::to_string(failures[i].task) + " is unlucky" &&
+           !failures[i].host.empty();
+      // A retry goes to another worker when there is one.
+      ok = ok && (workers < 2 || failures[i].rank != failures[i + 1].rank);
+    }
     EXPECT_TRUE(ok);
     EXPECT_EQ(f.text_attribute("status"), "failed");
+  }
+  EXPECT_TRUE(testing::all_ok(world, ok));
+}
+
+TEST(FarmTest, a_transient_failure_is_retried_and_the_task_ends_done) {
+  const boost::mpi::communicator world;
+  constexpr TaskIndex n = 60;
+  const farm::FarmResult r = run_job(
+      "[job]\napp = \"fails_once\"\nretries = 1\n[schedule]\npolicy = \"ss\"\n[params]\ntask = { range = [0, 60] }\n",
+      "fails_once.h5");
+  bool ok = r.done == n && r.failed == 0 && r.exit_code() == ExitCode::success;
+  if (world.rank() == 0) {
+    const io::ResultsFile f = io::ResultsFile::open("fails_once.h5");
+    std::vector<std::int64_t> triple(n);
+    f.read_tasks(0, {0, n}, triple.data());
+    for (TaskIndex t = 0; t < n; ++t) {
+      ok = ok && triple[t] == static_cast<std::int64_t>(3 * t);
+    }
+    const auto failures = f.read_failures();
+    ok = ok && failures.size() == 9;  // 3, 10, ..., 59: once each
+    for (const auto& fr : failures) {
+      ok = ok && fr.attempt == 1 && fr.task % 7 == 3;
+    }
+    EXPECT_EQ(f.text_attribute("status"), "complete");
+    for (TaskIndex t = 3; t < n; t += 7) {
+      std::remove(("attempted_" + std::to_string(t)).c_str());
+    }
   }
   EXPECT_TRUE(testing::all_ok(world, ok));
 }

@@ -112,10 +112,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadJob{"unknown_app", "[job]\napp = \"nbody\"\n" + kTasks,
                "job.toml: [job] app: unknown app \"nbody\"; expected one of: mandelbrot, synthetic"},
         BadJob{"unknown_job_key", kApp + "outptu = \"x.h5\"\n",
-               "job.toml:3: [job] outptu: unknown key; expected one of: app, name, output"},
+               "job.toml:3: [job] outptu: unknown key; expected one of: app, fail_fast, name, output, retries"},
         BadJob{"unknown_policy", kApp + "[schedule]\npolicy = \"fastest\"\n",
                "job.toml:4: [schedule] policy: unknown policy \"fastest\"; expected one of: static, ss (self), "
-               "fsc (fixed; needs chunk), gss (guided), fac2 (factoring)"},
+               "fsc (fixed; needs chunk, or overhead_us and sigma_ms), mfsc, gss (guided), tss (trapezoid), "
+               "fac2 (factoring), wf (weighted), awf, awf-b, awf-c, awf-d, awf-e, af (adaptive), auto"},
         BadJob{"unknown_schedule_key", kApp + "[schedule]\nchunk_size = 4\n",
                "job.toml:4: [schedule] chunk_size: unknown key; expected one of: chunk, master_computes, "
                "max_chunk, min_chunk, policy, prefetch"},

@@ -101,3 +101,21 @@ TEST(PolicyNamesTest, aliases_map_to_canonical_names) {
 
 }  // namespace
 }  // namespace taskfarm::schedule
+
+namespace taskfarm::schedule {
+namespace {
+
+TEST(ChunkDispatcherTest, retries_go_first_and_to_another_worker) {
+  ChunkDispatcher d(PolicySpec{PolicyKind::fsc, 4, 1, 0}, {{0, 8}}, 2);
+  EXPECT_EQ(d.next(0), (TaskRange{0, 4}));
+  d.retry(2, 0);  // task 2 failed on worker 0
+  EXPECT_EQ(d.remaining(), 5U);
+  EXPECT_EQ(d.next(0), (TaskRange{4, 8}));  // not task 2 again on worker 0
+  EXPECT_EQ(d.next(1), (TaskRange{2, 3}));  // worker 1 takes the retry first
+  EXPECT_TRUE(d.exhausted());
+  d.retry(2, 1);  // failed on both workers now: anyone may take it
+  EXPECT_EQ(d.next(1), (TaskRange{2, 3}));
+}
+
+}  // namespace
+}  // namespace taskfarm::schedule

@@ -113,7 +113,7 @@ TEST_F(ResultsFileTest, write_buffer_puts_every_task_in_place_whatever_the_order
   }
   std::shuffle(ranges.begin(), ranges.end(), rng);
   {
-    TaskWriteBuffer buffer(f, 4);
+    TaskWriteBuffer buffer(f, {0, 1, 2, 3, 4}, 4);
     for (const TaskRange r : ranges) {
       std::vector<std::uint32_t> vec(3 * r.size());
       std::vector<double> x(r.size());
@@ -153,7 +153,7 @@ TEST_F(ResultsFileTest, write_buffer_puts_every_task_in_place_whatever_the_order
 TEST_F(ResultsFileTest, write_buffer_writes_in_order_ranges_once_per_window) {
   ResultsFile f = make(4096);
   const TaskIndex rows = f.chunk_rows();
-  TaskWriteBuffer buffer(f);
+  TaskWriteBuffer buffer(f, {0, 1, 2, 3, 4});
   std::vector<std::uint32_t> vec(3);
   double x = 0;
   std::uint8_t state = 1;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +19,7 @@
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/farm/farm.hpp"
 #include "taskfarm/io/results_file.hpp"
+#include "taskfarm/io/task_state_log.hpp"
 #include "taskfarm/job/job_spec.hpp"
 
 namespace taskfarm::cli {
@@ -78,24 +80,36 @@ struct RunArgs {
   double progress_seconds = 10.0;
 };
 
-int run_command(const RunArgs& args, const app::Registry& registry) {
+struct ResumeArgs {
+  std::string output;
+  std::string job;  // optional: must match the job stored in the output unless force_spec
+  bool force_spec = false;
+  bool retry_failed = false;
+};
+
+/// What rank 0 prepares before anyone computes: the job text every rank parses, the open output,
+/// and the tasks to run.
+struct Prepared {
+  std::string text;
+  std::string source;
+  std::string output;
+  std::unique_ptr<io::ResultsFile> file;
+  farm::FarmPlan plan;
+};
+
+/// Runs a job on every rank: `prepare` runs on rank 0 alone and is where every input error is
+/// found (one line, exit code 2, before any rank computes).
+int launch(const std::function<Prepared(int n_ranks)>& prepare, const RunArgs& args, const app::Registry& registry) {
   boost::mpi::environment env(boost::mpi::threading::funneled);
   const boost::mpi::communicator world;
   const std::string host = boost::mpi::environment::processor_name();
 
-  // Everything a user can get wrong is checked on rank 0 before any rank computes.
   int code = 0;
   std::string error;
-  std::string text;
-  std::string output;
-  std::unique_ptr<io::ResultsFile> file;
+  Prepared prepared;
   if (world.rank() == 0) {
     try {
-      text = read_text(args.job);
-      job::JobSpec spec = job::parse_job(text, args.job);
-      auto kernel = registry.instantiate(spec, 0);
-      output = args.output.empty() ? spec.output : args.output;
-      file = std::make_unique<io::ResultsFile>(create_output(output, args.force, spec, *kernel, world.size()));
+      prepared = prepare(world.size());
     } catch (const InputError& e) {
       error = e.what();
       code = static_cast<int>(ExitCode::bad_input);
@@ -106,26 +120,34 @@ int run_command(const RunArgs& args, const app::Registry& registry) {
   }
   boost::mpi::broadcast(world, code, 0);
   if (code != 0) {
-    boost::mpi::broadcast(world, error, 0);
     if (world.rank() == 0) {
       print_error(error);
     }
     return code;
   }
-  boost::mpi::broadcast(world, text, 0);
+  boost::mpi::broadcast(world, prepared.text, 0);
+  boost::mpi::broadcast(world, prepared.source, 0);
 
   try {
-    job::JobSpec spec = job::parse_job(text, args.job);
+    job::JobSpec spec = job::parse_job(prepared.text, prepared.source);
     auto kernel = registry.instantiate(spec, world.rank());
     farm::FarmOptions options;
     options.flush_seconds = args.flush_seconds;
     options.progress_seconds = args.progress_seconds;
-    const farm::FarmResult result = farm::run_farm(world, spec, *kernel, file.get(), options);
+    const farm::FarmResult result =
+        farm::run_farm(world, spec, *kernel, prepared.file.get(), options, prepared.plan);
+    prepared.file.reset();  // closed (and unlocked) before we report
     if (world.rank() == 0) {
-      fmt::print(stderr, "taskfarm: wrote {} ({} tasks done, {} failed) in {:.2f} s on {} ranks\n", output,
-                 result.done, result.failed, result.wall_seconds, world.size());
+      fmt::print(stderr, "taskfarm: {}: {} tasks done, {} failed, {} pending; {:.2f} s on {} ranks\n", prepared.output,
+                 result.done, result.failed, result.pending, result.wall_seconds, world.size());
+      if (result.exit_code() == ExitCode::interrupted) {
+        fmt::print(stderr, "taskfarm: interrupted; continue with: taskfarm resume {}\n", prepared.output);
+      } else if (result.failed > 0) {
+        fmt::print(stderr, "taskfarm: failed tasks are listed in /failures; rerun them with: taskfarm resume "
+                           "--retry-failed {}\n", prepared.output);
+      }
     }
-    return static_cast<int>(result.failed == 0 ? ExitCode::success : ExitCode::tasks_failed);
+    return static_cast<int>(result.exit_code());
   } catch (const std::exception& e) {
     // One rank must never leave quietly while the others block in recv: say who and where, then abort all.
     fmt::print(stderr, "taskfarm: rank {} on {}: fatal: {}\n", world.rank(), host, e.what());
@@ -133,6 +155,104 @@ int run_command(const RunArgs& args, const app::Registry& registry) {
     env.abort(static_cast<int>(ExitCode::internal));
   }
   return static_cast<int>(ExitCode::internal);
+}
+
+int run_command(const RunArgs& args, const app::Registry& registry) {
+  return launch(
+      [&](int n_ranks) {
+        Prepared p;
+        p.text = read_text(args.job);
+        p.source = args.job;
+        job::JobSpec spec = job::parse_job(p.text, p.source);
+        auto kernel = registry.instantiate(spec, 0);
+        p.output = args.output.empty() ? spec.output : args.output;
+        p.file = std::make_unique<io::ResultsFile>(create_output(p.output, args.force, spec, *kernel, n_ranks));
+        p.plan.pending = {TaskRange{0, spec.params.size()}};
+        return p;
+      },
+      args, registry);
+}
+
+/// Refuses (InputError) unless the kernel writes exactly the datasets the file has.
+void check_schema(const io::ResultsFile& file, const app::Kernel& kernel, const job::JobSpec& spec,
+                  const std::string& path) {
+  if (spec.params.size() != file.n_tasks()) {
+    throw InputError(fmt::format("{}: the job has {} tasks, the output {}", path, spec.params.size(), file.n_tasks()));
+  }
+  const std::vector<app::Field> fields = kernel.schema();
+  if (fields.size() != file.result_count()) {
+    throw InputError(fmt::format("{}: the job's app writes {} result fields, the output holds {}", path,
+                                 fields.size(), file.result_count()));
+  }
+  for (std::size_t c = 0; c < fields.size(); ++c) {
+    const io::ColumnSpec& col = file.column(c);
+    if (col.name != fields[c].name || col.type != fields[c].type || col.shape != fields[c].shape) {
+      throw InputError(fmt::format("{}: /results/{} does not match the job's result field '{}'", path, col.name,
+                                   fields[c].name));
+    }
+  }
+}
+
+int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Registry& registry) {
+  return launch(
+      [&](int n_ranks) {
+        Prepared p;
+        p.output = resume.output;
+        p.file = std::make_unique<io::ResultsFile>(io::ResultsFile::open(resume.output, true));
+        io::ResultsFile& file = *p.file;
+        p.text = file.text_attribute("job_spec");
+        p.source = file.text_attribute("job_source");
+        const std::string stored_hash = file.text_attribute("job_hash");
+        if (!resume.job.empty()) {
+          job::JobSpec given;
+          given.text = read_text(resume.job);
+          if (given.hash() != stored_hash) {
+            if (!resume.force_spec) {
+              throw InputError(fmt::format("{}: the job file {} differs from the job stored in the output "
+                                           "(hash {} vs {}); use --force-spec to resume with it anyway",
+                                           resume.output, resume.job, given.hash(), stored_hash));
+            }
+            p.text = given.text;
+            p.source = resume.job;
+          }
+        }
+        job::JobSpec spec = job::parse_job(p.text, p.source);
+        auto kernel = registry.instantiate(spec, 0);
+        check_schema(file, *kernel, spec, resume.output);
+
+        using io::TaskState;
+        p.plan.pending = resume.retry_failed ? io::tasks_in_state(file, {TaskState::pending, TaskState::failed})
+                                             : io::tasks_in_state(file, {TaskState::pending});
+        // Failed attempts so far count against `retries`, except for tasks --retry-failed gives a new chance.
+        std::vector<std::uint8_t> state(1);
+        for (const io::FailureRow& f : file.read_failures()) {
+          file.read_tasks(file.state_column(), {f.task, f.task + 1}, state.data());
+          if (state[0] == static_cast<std::uint8_t>(TaskState::pending)) {
+            p.plan.attempts[f.task] = std::max(p.plan.attempts[f.task], f.attempt);
+          }
+        }
+        if (resume.retry_failed) {  // a task marked failed gets a fresh budget of retries
+          std::vector<std::uint8_t> zero(1, 0);
+          for (const TaskRange r : io::tasks_in_state(file, {TaskState::failed})) {
+            for (TaskIndex t = r.begin; t < r.end; ++t) {
+              file.write_tasks(file.state_column(), {t, t + 1}, zero.data());
+            }
+          }
+        }
+        const auto resumes = file.attribute("resume_count");
+        file.set_attribute("resume_count",
+                           (resumes ? std::get<std::int64_t>(*resumes) : std::int64_t{0}) + std::int64_t{1});
+        file.set_attribute("status", std::string("running"));
+        file.set_attribute("n_ranks", static_cast<std::int64_t>(n_ranks));
+        if (p.source == resume.job) {
+          file.set_attribute("job_spec", p.text);
+          file.set_attribute("job_hash", spec.hash());
+          file.set_attribute("job_source", p.source);
+        }
+        file.flush();
+        return p;
+      },
+      args, registry);
 }
 
 int validate_command(const std::string& path, const app::Registry& registry) {
@@ -171,16 +291,8 @@ int inspect_command(const std::string& path) {
     }
     return std::visit([](const auto& x) { return fmt::format("{}", x); }, *v);
   };
-  std::uint64_t counts[3] = {0, 0, 0};
   const TaskIndex n = file.n_tasks();
-  std::vector<std::uint8_t> state(std::min<TaskIndex>(n, 1 << 20));
-  for (TaskIndex b = 0; b < n; b += state.size()) {
-    const TaskRange r{b, std::min<TaskIndex>(n, b + state.size())};
-    file.read_tasks(file.state_column(), r, state.data());
-    for (TaskIndex i = 0; i < r.size(); ++i) {
-      ++counts[std::min<std::uint8_t>(state[i], 2)];
-    }
-  }
+  const auto counts = io::count_states(file);
   fmt::print("{}: taskfarm output, status {}\n", path, text("status"));
   fmt::print("  job      {} (app {}, policy {}, {} ranks, hash {})\n", text("job_name"), text("app"), text("policy"),
              number("n_ranks"), text("job_hash"));
@@ -212,6 +324,19 @@ int main(int argc, char** argv, const app::Registry& registry) {
   run_cmd->add_option("--progress-seconds", run.progress_seconds, "progress line interval, 0 for none")
       ->check(CLI::NonNegativeNumber);
 
+  ResumeArgs resume;
+  RunArgs resume_run;
+  CLI::App* resume_cmd =
+      app.add_subcommand("resume", "continue a stopped or crashed job in its output file (under mpirun/srun)");
+  resume_cmd->add_option("output", resume.output, "the job's output file (HDF5)")->required();
+  resume_cmd->add_option("job", resume.job, "job file: must match the stored job unless --force-spec");
+  resume_cmd->add_flag("--force-spec", resume.force_spec, "resume with a job file that differs from the stored one");
+  resume_cmd->add_flag("--retry-failed", resume.retry_failed, "run the tasks that failed for good again");
+  resume_cmd->add_option("--checkpoint-seconds", resume_run.flush_seconds, "flush results to the file this often")
+      ->check(CLI::PositiveNumber);
+  resume_cmd->add_option("--progress-seconds", resume_run.progress_seconds, "progress line interval, 0 for none")
+      ->check(CLI::NonNegativeNumber);
+
   std::string validate_job;
   CLI::App* validate_cmd = app.add_subcommand("validate", "check a job file without running it (no MPI needed)");
   validate_cmd->add_option("job", validate_job, "job file (TOML)")->required();
@@ -221,8 +346,9 @@ int main(int argc, char** argv, const app::Registry& registry) {
   inspect_cmd->add_option("file", inspect_path, "taskfarm output (HDF5)")->required();
 
   const std::string_view first = argc > 1 ? argv[1] : "";
-  if (!first.empty() && first[0] != '-' && first != "run" && first != "validate" && first != "inspect") {
-    return fail_command_line(fmt::format("unknown command \"{}\"; expected run, validate or inspect (see taskfarm "
+  if (!first.empty() && first[0] != '-' && first != "run" && first != "resume" && first != "validate" &&
+      first != "inspect") {
+    return fail_command_line(fmt::format("unknown command \"{}\"; expected run, resume, validate or inspect (see taskfarm "
                                          "--help)",
                                          argv[1]),
                              static_cast<int>(ExitCode::bad_input));
@@ -240,6 +366,9 @@ int main(int argc, char** argv, const app::Registry& registry) {
   try {
     if (*run_cmd) {
       return run_command(run, registry);
+    }
+    if (*resume_cmd) {
+      return resume_command(resume, resume_run, registry);
     }
     if (*validate_cmd) {
       return validate_command(validate_job, registry);

@@ -31,14 +31,17 @@ io::ResultsFile create_output(const std::filesystem::path& path, bool force, con
     throw InputError(fmt::format("{}: output file exists; use --force to replace it", path.string()));
   }
 
+  // Created under a temporary name and renamed into place: a job killed while creating its output
+  // leaves either no output or a complete, resumable one.
+  const fs::path temporary = fs::path(path.string() + fmt::format(".creating-{}", getpid()));
   io::ResultsFile::CreateOptions options;
-  options.path = path;
+  options.path = temporary;
   options.n_tasks = spec.params.size();
   for (const app::Field& f : kernel.schema()) {
     options.results.push_back({f.name, f.type, f.shape, f.unit, f.description});
   }
   options.params = &spec.params;
-  options.overwrite = force;
+  options.overwrite = true;  // the temporary name is ours
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   options.attributes = {
@@ -54,8 +57,11 @@ io::ResultsFile create_output(const std::filesystem::path& path, bool force, con
       {"taskfarm_version", std::string(TASKFARM_VERSION)},
   };
   try {
-    return io::ResultsFile::create(options);
+    io::ResultsFile file = io::ResultsFile::create(options);
+    fs::rename(temporary, path);  // replaces an existing file only with --force (checked above)
+    return file;
   } catch (const io::H5Error& e) {
+    fs::remove(temporary, ec);
     throw InputError(fmt::format("{}: cannot create the output file: {}", path.string(), e.what()));
   }
 }

@@ -23,6 +23,7 @@ enum class ExitCode : int {
   tasks_failed = 1,  ///< finished, but some tasks failed
   bad_input = 2,     ///< nothing started
   internal = 3,      ///< a rank hit a fatal error and aborted the job
+  interrupted = 75,  ///< stopped by a signal, checkpointed: `taskfarm resume` it (EX_TEMPFAIL)
 };
 
 }  // namespace taskfarm

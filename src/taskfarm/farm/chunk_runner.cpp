@@ -8,8 +8,8 @@
 
 namespace taskfarm::farm {
 
-ChunkRunner::ChunkRunner(app::Kernel& kernel, std::vector<std::size_t> field_bytes)
-    : kernel_(kernel), field_bytes_(std::move(field_bytes)), slots_(field_bytes_.size()) {}
+ChunkRunner::ChunkRunner(app::Kernel& kernel, std::vector<std::size_t> field_bytes, const std::atomic<int>* stop)
+    : kernel_(kernel), field_bytes_(std::move(field_bytes)), slots_(field_bytes_.size()), stop_(stop) {}
 
 TaskIndex ChunkRunner::run(TaskRange part, ReportBuilder& report, double deadline) {
   PieceSlots piece = report.add_piece(part);
@@ -43,7 +43,7 @@ TaskIndex ChunkRunner::run(TaskRange part, ReportBuilder& report, double deadlin
     stats_.add(t_end - t);
     t = t_end;
     ++i;
-    if (t >= deadline) {
+    if (t >= deadline || (stop_ != nullptr && stop_->load(std::memory_order_relaxed) != 0)) {
       break;
     }
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,10 +29,12 @@ struct TaskTimeStats {
 /// kernel's exception into a failed task (the rest of the chunk goes on).
 class ChunkRunner {
  public:
-  ChunkRunner(app::Kernel& kernel, std::vector<std::size_t> field_bytes);
+  /// @param stop when non-null and non-zero after a task, run() returns (a stop was requested)
+  ChunkRunner(app::Kernel& kernel, std::vector<std::size_t> field_bytes, const std::atomic<int>* stop = nullptr);
 
-  /// @brief Computes tasks of `part` in order until its end or until `deadline` (steady seconds)
-  /// has passed after at least one task. Returns the first task not computed.
+  /// @brief Computes tasks of `part` in order until its end, until `deadline` (steady seconds)
+  /// has passed, or until a stop is requested, after at least one task. Returns the first task not
+  /// computed.
   TaskIndex run(TaskRange part, ReportBuilder& report, double deadline);
 
   /// @brief Timings of the tasks run since the last reset (a chunk's).
@@ -43,6 +46,7 @@ class ChunkRunner {
   app::Kernel& kernel_;
   std::vector<std::size_t> field_bytes_;
   std::vector<std::byte*> slots_;
+  const std::atomic<int>* stop_;
   TaskTimeStats stats_;
   std::uint64_t failures_ = 0;
 };

@@ -11,7 +11,9 @@
 
 #include "taskfarm/core/clock.hpp"
 #include "taskfarm/farm/master.hpp"
+#include "taskfarm/farm/stop_signal.hpp"
 #include "taskfarm/farm/worker.hpp"
+#include "taskfarm/io/task_state_log.hpp"
 
 namespace taskfarm::farm {
 
@@ -24,7 +26,8 @@ std::vector<std::size_t> field_bytes(const app::Kernel& kernel) {
 }
 
 FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& spec, app::Kernel& kernel,
-                    io::ResultsFile* file, const FarmOptions& options) {
+                    io::ResultsFile* file, const FarmOptions& options, const FarmPlan& plan) {
+  install_stop_handlers();
   const std::string host = boost::mpi::environment::processor_name();
   std::vector<std::string> hosts;
   boost::mpi::gather(world, host, hosts, 0);
@@ -34,7 +37,7 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
   RankStats stats;
   FarmResult result;
   if (world.rank() == 0) {
-    Master master(world, spec, kernel, *file, options, t0, hosts);
+    Master master(world, spec, kernel, *file, options, plan, t0, hosts);
     result = master.run(stats);
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
@@ -56,17 +59,26 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
                       static_cast<std::uint64_t>(v[1]), v[2], v[3], v[4]});
     }
     file->write_ranks(rows);
-    file->set_attribute("status", std::string(result.failed == 0 ? "complete" : "failed"));
+    const auto counts = io::count_states(*file);  // the whole file: earlier runs of a resumed job too
+    result.pending = counts[0];
+    result.done = counts[1];
+    result.failed = counts[2];
+    file->set_attribute("status", std::string(result.pending > 0 ? "incomplete"
+                                              : result.failed > 0 ? "failed"
+                                                                  : "complete"));
+    file->set_attribute("finished", io::utc_now());
     file->set_attribute("n_done", static_cast<std::int64_t>(result.done));
     file->set_attribute("n_failed", static_cast<std::int64_t>(result.failed));
     file->set_attribute("wall_seconds", result.wall_seconds);
     file->set_attribute("master_cpu_seconds", result.master_cpu_seconds);
     file->flush();
   }
-  std::array<std::uint64_t, 2> counts{result.done, result.failed};
-  boost::mpi::broadcast(world, counts.data(), 2, 0);
+  std::array<std::uint64_t, 4> counts{result.done, result.failed, result.pending, result.stopped_by_signal ? 1U : 0U};
+  boost::mpi::broadcast(world, counts.data(), 4, 0);
   result.done = counts[0];
   result.failed = counts[1];
+  result.pending = counts[2];
+  result.stopped_by_signal = counts[3] != 0;
   return result;
 }
 

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <boost/mpi/communicator.hpp>
 
 #include "taskfarm/app/kernel.hpp"
+#include "taskfarm/core/error.hpp"
 #include "taskfarm/io/results_file.hpp"
 #include "taskfarm/job/job_spec.hpp"
 
@@ -16,6 +18,12 @@ namespace taskfarm::farm {
 struct FarmOptions {
   double flush_seconds = 5.0;      ///< checkpoint interval of the output file
   double progress_seconds = 10.0;  ///< progress line interval on stderr (0: never)
+};
+
+/// @brief What rank 0 is to run: all tasks of a new job, or what a resumed job has left.
+struct FarmPlan {
+  std::vector<TaskRange> pending;               ///< sorted, disjoint
+  std::map<TaskIndex, std::uint32_t> attempts;  ///< failed attempts so far, per task (from /failures)
 };
 
 /// @brief What one rank did (gathered to rank 0 into /ranks).
@@ -29,17 +37,27 @@ struct RankStats {
 
 /// @brief How the run ended (meaningful on rank 0).
 struct FarmResult {
-  std::uint64_t done = 0;
-  std::uint64_t failed = 0;
+  std::uint64_t done = 0;     ///< tasks done in the file (all runs)
+  std::uint64_t failed = 0;   ///< tasks failed for good
+  std::uint64_t pending = 0;  ///< tasks still to do (a stopped job)
+  bool stopped_by_signal = false;
   double wall_seconds = 0.0;
   double master_cpu_seconds = 0.0;
+  /// @brief The process exit code this outcome maps to (README: exit codes).
+  [[nodiscard]] ExitCode exit_code() const noexcept {
+    if (pending > 0 && stopped_by_signal) {
+      return ExitCode::interrupted;
+    }
+    return failed > 0 || pending > 0 ? ExitCode::tasks_failed : ExitCode::success;
+  }
 };
 
 /// @brief Runs a job on every rank of `world` (collective). Rank 0 is the master and writes `file`
 /// (nullptr on other ranks); the other ranks are workers. Every rank must pass the same spec and
-/// an equivalent kernel.
+/// an equivalent kernel; `plan` matters on rank 0 only. SIGTERM, SIGINT and SIGUSR1 stop it cleanly
+/// (handlers are installed here).
 FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& spec, app::Kernel& kernel,
-                    io::ResultsFile* file, const FarmOptions& options);
+                    io::ResultsFile* file, const FarmOptions& options, const FarmPlan& plan);
 
 /// @brief Kernel field widths in bytes per task, as the wire format needs them.
 std::vector<std::size_t> field_bytes(const app::Kernel& kernel);

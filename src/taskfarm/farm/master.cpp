@@ -1,19 +1,18 @@
 #include "taskfarm/farm/master.hpp"
 
-#include <sys/resource.h>
-
 #include <cstdio>
-#include <list>
 #include <thread>
 
-#include <boost/mpi/request.hpp>
+#include <boost/mpi/environment.hpp>
 #include <boost/mpi/status.hpp>
 #include <fmt/format.h>
 
 #include "taskfarm/core/clock.hpp"
+#include "taskfarm/core/error.hpp"
 #include "taskfarm/farm/chunk_runner.hpp"
 #include "taskfarm/farm/idle_backoff.hpp"
 #include "taskfarm/farm/protocol.hpp"
+#include "taskfarm/farm/stop_signal.hpp"
 
 namespace taskfarm::farm {
 
@@ -22,112 +21,237 @@ namespace {
 constexpr std::size_t kLocalPushBytes = std::size_t{1} << 20;
 constexpr double kLocalPushSeconds = 0.2;
 constexpr double kPieceSeconds = 0.25;
-
-std::vector<TaskRange> all_tasks(const job::JobSpec& spec) { return {TaskRange{0, spec.params.size()}}; }
+constexpr double kStopGraceSeconds = 3.0;  // then in-flight work is abandoned; all ranks exit < 5 s
 
 int computing_ranks(int size, bool local) { return size - 1 + (local ? 1 : 0); }
+
+TaskIndex count_tasks(const std::vector<TaskRange>& ranges) {
+  TaskIndex n = 0;
+  for (TaskRange r : ranges) {
+    n += r.size();
+  }
+  return n;
+}
 
 }  // namespace
 
 Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, app::Kernel& kernel,
-               io::ResultsFile& file, const FarmOptions& options, double t0, std::vector<std::string> hosts)
+               io::ResultsFile& file, const FarmOptions& options, const FarmPlan& plan, double t0,
+               std::vector<std::string> hosts)
     : world_(world),
       spec_(spec),
       kernel_(kernel),
       file_(file),
       options_(options),
       t0_(t0),
+      hosts_(std::move(hosts)),
       widths_(field_bytes(kernel)),
       local_compute_(spec.schedule.master_computes || world.size() == 1),
-      dispatcher_(spec.schedule.policy, all_tasks(spec), computing_ranks(world.size(), local_compute_)),
-      writer_(file, widths_, std::move(hosts), options.flush_seconds),
-      active_workers_(world.size() - 1) {}
+      total_pending_(count_tasks(plan.pending)),
+      dispatcher_(spec.schedule.policy, plan.pending, computing_ranks(world.size(), local_compute_)),
+      attempts_(plan.attempts),
+      writer_(file, widths_, options.flush_seconds),
+      active_workers_(world.size() - 1),
+      finished_(static_cast<std::size_t>(world.size()), false) {}
 
-void Master::compute_locally(RankStats& stats) {
-  try {
-    ReportBuilder report(widths_);
-    ChunkRunner runner(kernel_, widths_);
-    std::size_t task_bytes = sizeof(double) + 1;
-    for (auto w : widths_) {
-      task_bytes += w;
-    }
-    const TaskIndex piece_tasks = std::max<std::size_t>(1, kLocalPushBytes / task_bytes);
-    double last_push = now_seconds();
-    for (;;) {
-      std::optional<TaskRange> chunk;
-      {
-        std::lock_guard lock(dispatch_mutex_);
-        chunk = dispatcher_.next(0);
-      }
-      if (!chunk) {
-        break;
-      }
-      const double assigned = now_seconds();
-      runner.reset_stats();
-      TaskIndex cursor = chunk->begin;
-      while (cursor < chunk->end) {
-        const double t = now_seconds();
-        const TaskIndex reached = runner.run({cursor, std::min(chunk->end, cursor + piece_tasks)}, report,
-                                             t + kPieceSeconds);
-        stats.busy_seconds += now_seconds() - t;
-        stats.tasks += reached - cursor;
-        cursor = reached;
-        if (report.size_bytes() >= kLocalPushBytes || now_seconds() - last_push >= kLocalPushSeconds) {
-          writer_.push(0, report.take(0, 0));
-          last_push = now_seconds();
-        }
-      }
-      const double finished = now_seconds();
-      const TaskTimeStats& s = runner.stats();
-      const ChunkSummary summary{*chunk,   assigned - t0_,     assigned - t0_, finished - t0_,
-                                 finished - assigned, s.mean, s.variance()};
-      report.add_chunk(summary);
-      ++stats.chunks;
-      {
-        std::lock_guard lock(dispatch_mutex_);
-        dispatcher_.observe({0, *chunk, summary.compute_seconds, s.mean, s.variance()});
-      }
-    }
-    if (!report.empty()) {
-      writer_.push(0, report.take(0, 0));
-    }
-  } catch (...) {
-    local_error_ = std::current_exception();
-    local_failed_.store(true, std::memory_order_release);
+WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
+  WriterItem item;
+  item.rank = rank;
+  const int worker = worker_index(rank);
+  for (const ChunkSummary& c : decode_chunks(bytes)) {
+    outstanding_ -= std::min(outstanding_, c.range.size());
+    dispatcher_.observe({worker, c.range, c.compute_seconds, c.task_mean, c.task_variance});
   }
-  local_done_.store(true, std::memory_order_release);
+  for (const FailureView& f : decode_failures(bytes)) {
+    const std::uint32_t attempt = ++attempts_[f.task];
+    item.failures.push_back({f.task, attempt, rank, hosts_.at(static_cast<std::size_t>(rank)), std::string(f.message)});
+    if (spec_.fail_fast) {
+      item.failed.push_back(f.task);
+      stopped_by_failure_ = true;
+      request_stop();
+    } else if (attempt <= spec_.retries && !stopping_.load()) {
+      dispatcher_.retry(f.task, worker);
+    } else if (attempt > spec_.retries) {
+      item.failed.push_back(f.task);
+    }  // else: stopping with retries left: the task stays pending for resume
+  }
+  item.report = std::move(bytes);
+  return item;
+}
+
+bool Master::dispatch_finished() const { return stopping_.load() || (dispatcher_.exhausted() && outstanding_ == 0); }
+
+bool Master::fill(int source, std::uint32_t want, AssignMessage& reply) {
+  const double now = now_seconds() - t0_;
+  while (reply.chunks.size() < want && !stopping_.load()) {
+    const auto chunk = dispatcher_.next(worker_index(source));
+    if (!chunk) {
+      break;
+    }
+    outstanding_ += chunk->size();
+    reply.chunks.push_back({*chunk, now});
+  }
+  if (reply.chunks.empty() && dispatch_finished()) {
+    reply.flags |= AssignMessage::kNoMoreWork;
+  }
+  return !reply.chunks.empty() || (reply.flags & AssignMessage::kNoMoreWork) != 0;
 }
 
 void Master::serve(int source, std::vector<std::byte> bytes) {
   const ReportHeader header = peek_header(bytes);
-  const std::vector<ChunkSummary> finished = decode_chunks(bytes);
   AssignMessage reply;
+  bool answer = false;
+  WriterItem item;
   {
     std::lock_guard lock(dispatch_mutex_);
-    const int worker = worker_index(source);
-    for (const ChunkSummary& c : finished) {
-      dispatcher_.observe({worker, c.range, c.compute_seconds, c.task_mean, c.task_variance});
-    }
-    const double now = now_seconds() - t0_;
-    for (std::uint32_t k = 0; k < header.want; ++k) {
-      const auto chunk = dispatcher_.next(worker);
-      if (!chunk) {
-        reply.flags |= AssignMessage::kNoMoreWork;
-        break;
+    item = account(source, std::move(bytes));
+    if (header.want > 0) {
+      answer = fill(source, header.want, reply);
+      if (!answer) {
+        waiting_.emplace_back(source, header.want);  // answered by release_waiting()
       }
-      reply.chunks.push_back({*chunk, now});
     }
   }
-  if (header.want > 0) {
-    // Small and always pre-posted by the worker; a blocking send returns at once (eager protocol)
+  if (answer) {
+    // Small and always pre-posted by the worker: a blocking send returns at once (eager protocol)
     // for up to a few hundred chunks and otherwise waits only for the worker's next poll.
     const std::vector<std::uint64_t> words = encode_assign(reply);
     world_.send(source, kTagAssign, words.data(), static_cast<int>(words.size()));
   }
   if ((header.flags & ReportHeader::kFinal) != 0) {
     --active_workers_;
+    finished_[static_cast<std::size_t>(source)] = true;
   }
-  writer_.push(source, std::move(bytes));
+  writer_.push(std::move(item));
+}
+
+void Master::release_waiting() {
+  std::vector<std::pair<int, AssignMessage>> replies;
+  {
+    std::lock_guard lock(dispatch_mutex_);
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      AssignMessage reply;
+      if (fill(it->first, it->second, reply)) {
+        replies.emplace_back(it->first, std::move(reply));
+        it = waiting_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& [rank, reply] : replies) {
+    const std::vector<std::uint64_t> words = encode_assign(reply);
+    world_.send(rank, kTagAssign, words.data(), static_cast<int>(words.size()));
+  }
+}
+
+void Master::begin_stop() {
+  stopping_.store(true);
+  stop_deadline_ = now_seconds() + kStopGraceSeconds;
+  const int signo = stop_requested();
+  if (signo > 0) {
+    fmt::print(stderr, "taskfarm: signal {} received: stopping after the tasks in progress, then checkpointing\n",
+               signo);
+  } else {
+    fmt::print(stderr, "taskfarm: a task failed and fail_fast is set: stopping\n");
+  }
+  std::fflush(stderr);
+  const int order = 1;
+  for (int r = 1; r < world_.size(); ++r) {
+    if (!finished_[static_cast<std::size_t>(r)]) {
+      world_.send(r, kTagStop, order);
+    }
+  }
+  release_waiting();  // every deferred request now hears "no more work"
+}
+
+void Master::abandon() {
+  // Tasks still running past the grace period (a kernel cannot be interrupted) are given up:
+  // everything received is made durable, the rest stays pending, and the job ends for every rank.
+  fmt::print(stderr, "taskfarm: tasks still running {:.0f} s after the stop: abandoning them (they stay pending)\n",
+             kStopGraceSeconds);
+  writer_.finish();
+  file_.set_attribute("status", std::string("incomplete"));
+  file_.flush();
+  fmt::print(stderr, "taskfarm: checkpoint written; continue with: taskfarm resume <output>\n");
+  std::fflush(stderr);
+  boost::mpi::environment::abort(static_cast<int>(ExitCode::interrupted));
+}
+
+void Master::compute_locally(RankStats& stats) {
+  try {
+    ReportBuilder report(widths_);
+    ChunkRunner runner(kernel_, widths_, &stop_flag());
+    std::size_t task_bytes = sizeof(double) + 1;
+    for (auto w : widths_) {
+      task_bytes += w;
+    }
+    const TaskIndex piece_tasks = std::max<std::size_t>(1, kLocalPushBytes / task_bytes);
+    double last_push = now_seconds();
+    auto push = [&] {
+      WriterItem item;
+      {
+        std::lock_guard lock(dispatch_mutex_);
+        item = account(0, report.take(0, 0));
+      }
+      writer_.push(std::move(item));
+      last_push = now_seconds();
+    };
+    for (;;) {
+      std::optional<TaskRange> chunk;
+      bool finished = false;
+      {
+        std::lock_guard lock(dispatch_mutex_);
+        chunk = stopping_.load() ? std::nullopt : dispatcher_.next(0);
+        if (chunk) {
+          outstanding_ += chunk->size();
+        } else {
+          finished = dispatch_finished();
+        }
+      }
+      if (!chunk) {
+        if (!report.empty()) {
+          push();  // our own finished chunks may be what the dispatcher is waiting for
+        }
+        if (finished) {
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a retry may still come
+        continue;
+      }
+      const double assigned = now_seconds();
+      runner.reset_stats();
+      TaskIndex cursor = chunk->begin;
+      while (cursor < chunk->end && stop_requested() == 0) {
+        const double t = now_seconds();
+        const TaskIndex reached =
+            runner.run({cursor, std::min(chunk->end, cursor + piece_tasks)}, report, t + kPieceSeconds);
+        stats.busy_seconds += now_seconds() - t;
+        stats.tasks += reached - cursor;
+        cursor = reached;
+        if (report.size_bytes() >= kLocalPushBytes || now_seconds() - last_push >= kLocalPushSeconds) {
+          push();
+        }
+      }
+      if (cursor > chunk->begin) {  // the whole chunk, or the part computed before a stop
+        const double finished_at = now_seconds();
+        const TaskTimeStats& s = runner.stats();
+        report.add_chunk({{chunk->begin, cursor}, assigned - t0_, assigned - t0_, finished_at - t0_,
+                          finished_at - assigned, s.mean, s.variance()});
+        ++stats.chunks;
+      }
+      if (cursor < chunk->end) {
+        break;  // stopped
+      }
+    }
+    if (!report.empty()) {
+      push();
+    }
+  } catch (...) {
+    local_error_ = std::current_exception();
+    local_failed_.store(true, std::memory_order_release);
+  }
+  local_done_.store(true, std::memory_order_release);
 }
 
 void Master::print_progress(double now, bool last) {
@@ -137,9 +261,9 @@ void Master::print_progress(double now, bool last) {
   last_progress_ = now;
   const double elapsed = now - t0_;
   const std::uint64_t done = writer_.tasks_done() + writer_.tasks_failed();
-  const TaskIndex n = spec_.params.size();
+  const TaskIndex n = std::max<TaskIndex>(1, total_pending_);
   const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
-  const double eta = rate > 0 ? static_cast<double>(n - done) / rate : 0.0;
+  const double eta = rate > 0 ? static_cast<double>(n - std::min(n, done)) / rate : 0.0;
   fmt::print(stderr, "taskfarm: {}/{} tasks ({:.1f}%), {:.0f} tasks/s, {} failed, elapsed {:.1f} s{}\n", done, n,
              100.0 * static_cast<double>(done) / static_cast<double>(n), rate, writer_.tasks_failed(), elapsed,
              last ? "" : fmt::format(", ETA {:.0f} s", eta));
@@ -165,14 +289,25 @@ FarmResult Master::run(RankStats& local_stats) {
       if (writer_.failed()) {
         writer_.finish();  // rethrows the writer's error
       }
+      if (!stopping_.load() && stop_requested() != 0) {
+        begin_stop();
+      }
+      if (stopping_.load() && now_seconds() > stop_deadline_) {
+        local.detach();  // abandon() ends the process; a kernel cannot be interrupted
+        abandon();
+      }
       if (auto status = world_.iprobe(boost::mpi::any_source, kTagReport)) {
         const int count = status->count<char>().value_or(0);
         buffer.resize(static_cast<std::size_t>(count));
         world_.recv(status->source(), kTagReport, reinterpret_cast<char*>(buffer.data()), count);
         serve(status->source(), std::move(buffer));
         buffer = {};
+        release_waiting();
         backoff.reset();
         continue;
+      }
+      if (!waiting_.empty()) {
+        release_waiting();  // rank 0's own results may have settled what they wait for
       }
       print_progress(now_seconds(), false);
       backoff.idle();
@@ -194,10 +329,9 @@ FarmResult Master::run(RankStats& local_stats) {
   print_progress(now_seconds(), true);
 
   FarmResult result;
-  result.done = writer_.tasks_done();
-  result.failed = writer_.tasks_failed();
   result.wall_seconds = now_seconds() - t0_;
   result.master_cpu_seconds = master_cpu;
+  result.stopped_by_signal = stopping_.load() && !stopped_by_failure_;
   file_.set_attribute("writer_cpu_seconds", writer_.cpu_seconds());
   return result;
 }

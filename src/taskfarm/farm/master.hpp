@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 
 #include "taskfarm/app/kernel.hpp"
 #include "taskfarm/farm/farm.hpp"
+#include "taskfarm/farm/protocol.hpp"
 #include "taskfarm/farm/result_writer.hpp"
 #include "taskfarm/schedule/chunk_dispatcher.hpp"
 
@@ -18,15 +20,27 @@ namespace taskfarm::farm {
 /// @brief Rank 0. Its main thread answers workers' requests (the only thread that calls MPI); a
 /// writer thread puts results on disk; and, unless the job says otherwise, a compute thread runs
 /// tasks too, taking chunks from the same dispatcher without any messaging.
+///
+/// Failed tasks are queued again (up to the job's `retries`, on another worker when there is one).
+/// Because a retry can appear until the last chunk is back, a request that finds nothing to hand
+/// out waits unanswered until either a retry appears or all work is in; only then do workers hear
+/// "no more work". On a stop (signal, or fail_fast) workers are told to stop after their current
+/// task; what they computed is written and the rest stays pending for `taskfarm resume`.
 class Master {
  public:
   Master(const boost::mpi::communicator& world, const job::JobSpec& spec, app::Kernel& kernel, io::ResultsFile& file,
-         const FarmOptions& options, double t0, std::vector<std::string> hosts);
-  /// @brief Runs until every task is done and every worker has left.
+         const FarmOptions& options, const FarmPlan& plan, double t0, std::vector<std::string> hosts);
+  /// @brief Runs until every task is done (or the job was stopped) and every worker has left.
   FarmResult run(RankStats& local_stats);
 
  private:
   void serve(int source, std::vector<std::byte> bytes);
+  WriterItem account(int rank, std::vector<std::byte> bytes);  // dispatch_mutex_ held
+  bool fill(int source, std::uint32_t want, AssignMessage& reply);  // dispatch_mutex_ held
+  [[nodiscard]] bool dispatch_finished() const;                  // dispatch_mutex_ held
+  void release_waiting();
+  void begin_stop();
+  void abandon();
   void compute_locally(RankStats& stats);
   void print_progress(double now, bool last);
   /// Policies see workers as 0..P-1: rank r, or r - 1 when rank 0 does not compute.
@@ -38,13 +52,23 @@ class Master {
   io::ResultsFile& file_;
   FarmOptions options_;
   double t0_;
+  std::vector<std::string> hosts_;
   std::vector<std::size_t> widths_;
   bool local_compute_;
+  TaskIndex total_pending_;
 
-  std::mutex dispatch_mutex_;
+  std::mutex dispatch_mutex_;  // guards the dispatcher and everything below up to the writer
   schedule::ChunkDispatcher dispatcher_;
+  TaskIndex outstanding_ = 0;  // tasks handed out whose chunk has not come back
+  std::map<TaskIndex, std::uint32_t> attempts_;
+  std::vector<std::pair<int, std::uint32_t>> waiting_;  // deferred requests: (rank, chunks wanted)
+  std::atomic<bool> stopping_{false};
+  bool stopped_by_failure_ = false;
   ResultWriter writer_;
+
   int active_workers_;
+  std::vector<bool> finished_;  // per rank: sent its final report
+  double stop_deadline_ = 0.0;
 
   std::atomic<bool> local_done_{false};
   std::atomic<bool> local_failed_{false};

@@ -185,18 +185,24 @@ Report decode_report(std::span<const std::byte> bytes, std::span<const std::size
     r.pieces.push_back(std::move(v));
   }
   r.chunks = decode_chunks(bytes);
-  off = r.header.trailer_offset + r.chunks.size() * sizeof(ChunkSummary);
-  for (std::uint32_t i = 0; i < r.header.n_failures; ++i) {
+  r.failures = decode_failures(bytes);
+  return r;
+}
+
+std::vector<FailureView> decode_failures(std::span<const std::byte> bytes) {
+  const ReportHeader h = peek_header(bytes);
+  std::vector<FailureView> out;
+  std::size_t off = h.trailer_offset + h.n_chunks * sizeof(ChunkSummary);
+  for (std::uint32_t i = 0; i < h.n_failures; ++i) {
     const auto fh = read_at<FailureHeader>(bytes, off);
     off += sizeof fh;
     if (off + fh.length > bytes.size()) {
       throw Error("malformed report: failure message past the end");
     }
-    r.failures.push_back({fh.task, fh.attempt,
-                          std::string_view(reinterpret_cast<const char*>(bytes.data() + off), fh.length)});
+    out.push_back({fh.task, fh.attempt, std::string_view(reinterpret_cast<const char*>(bytes.data() + off), fh.length)});
     off += pad8(fh.length);
   }
-  return r;
+  return out;
 }
 
 std::vector<std::uint64_t> encode_assign(const AssignMessage& message) {

@@ -19,6 +19,7 @@ namespace taskfarm::farm {
 enum Tag : int {
   kTagReport = 1,  ///< worker → master: results (+ a request for more chunks)
   kTagAssign = 2,  ///< master → worker: chunks
+  kTagStop = 3,    ///< master → worker: stop after the current task, report, leave
 };
 
 /// @brief Rounds up to a multiple of 8 so that every column block stays 8-byte aligned.
@@ -113,6 +114,8 @@ struct Report {
 ReportHeader peek_header(std::span<const std::byte> bytes);
 /// @brief Reads only the chunk summaries.
 std::vector<ChunkSummary> decode_chunks(std::span<const std::byte> bytes);
+/// @brief Reads only the failures.
+std::vector<FailureView> decode_failures(std::span<const std::byte> bytes);
 /// @brief Decodes everything; checks every length against the buffer.
 Report decode_report(std::span<const std::byte> bytes, std::span<const std::size_t> field_bytes);
 

@@ -7,12 +7,26 @@
 
 namespace taskfarm::farm {
 
-ResultWriter::ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, std::vector<std::string> hosts,
-                           double flush_seconds, std::size_t max_queue_bytes)
+namespace {
+
+/// Every per-task column but /tasks/state, which only a checkpoint writes.
+std::vector<std::size_t> buffered_columns(const io::ResultsFile& file) {
+  std::vector<std::size_t> columns;
+  for (std::size_t c = 0; c < file.column_count(); ++c) {
+    if (c != file.state_column()) {
+      columns.push_back(c);
+    }
+  }
+  return columns;
+}
+
+}  // namespace
+
+ResultWriter::ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, double flush_seconds,
+                           std::size_t max_queue_bytes)
     : file_(file),
-      buffer_(file),
+      buffer_(file, buffered_columns(file)),
       field_bytes_(std::move(field_bytes)),
-      hosts_(std::move(hosts)),
       flush_seconds_(flush_seconds),
       max_queue_bytes_(max_queue_bytes),
       thread_([this] { loop(); }) {}
@@ -28,11 +42,11 @@ ResultWriter::~ResultWriter() {
   }
 }
 
-void ResultWriter::push(int rank, std::vector<std::byte> report) {
+void ResultWriter::push(WriterItem item) {
   std::unique_lock lock(mutex_);
   cv_.wait(lock, [&] { return queued_bytes_ < max_queue_bytes_ || failed(); });
-  queued_bytes_ += report.size();
-  queue_.push_back({rank, std::move(report)});
+  queued_bytes_ += item.report.size();
+  queue_.push_back(std::move(item));
   lock.unlock();
   cv_.notify_all();
 }
@@ -53,7 +67,7 @@ void ResultWriter::loop() {
   try {
     double last_flush = now_seconds();
     for (;;) {
-      Item item;
+      WriterItem item;
       {
         std::unique_lock lock(mutex_);
         const auto timeout = std::chrono::duration<double>(flush_seconds_);
@@ -64,11 +78,11 @@ void ResultWriter::loop() {
         if (!queue_.empty()) {
           item = std::move(queue_.front());
           queue_.pop_front();
-          queued_bytes_ -= item.bytes.size();
+          queued_bytes_ -= item.report.size();
         }
       }
       cv_.notify_all();  // wakes a push() waiting for room
-      if (!item.bytes.empty()) {
+      if (!item.report.empty()) {
         consume(item);
       }
       if (now_seconds() - last_flush >= flush_seconds_) {
@@ -85,44 +99,53 @@ void ResultWriter::loop() {
   cpu_seconds_ = thread_cpu_seconds();
 }
 
-void ResultWriter::consume(const Item& item) {
-  const Report report = decode_report(item.bytes, field_bytes_);
+void ResultWriter::consume(const WriterItem& item) {
+  const Report report = decode_report(item.report, field_bytes_);
   const std::size_t nf = field_bytes_.size();
-  std::vector<const std::byte*> columns(nf + 3);
+  std::vector<const std::byte*> columns(nf + 2);  // fields, rank, seconds (state: see TaskStateLog)
   std::uint64_t done = 0;
-  std::uint64_t failed = 0;
   for (const PieceView& p : report.pieces) {
     const TaskIndex n = p.range.size();
     rank_fill_.assign(n, item.rank);
     for (std::size_t f = 0; f < nf; ++f) {
       columns[f] = p.fields[f];
     }
-    columns[nf] = reinterpret_cast<const std::byte*>(p.state);
-    columns[nf + 1] = reinterpret_cast<const std::byte*>(rank_fill_.data());
-    columns[nf + 2] = reinterpret_cast<const std::byte*>(p.seconds);
+    columns[nf] = reinterpret_cast<const std::byte*>(rank_fill_.data());
+    columns[nf + 1] = reinterpret_cast<const std::byte*>(p.seconds);
     buffer_.put(p.range, columns);
-    for (TaskIndex k = 0; k < n; ++k) {
-      failed += p.state[k] == static_cast<std::uint8_t>(io::TaskState::failed) ? 1 : 0;
+    for (TaskIndex k = 0; k < n;) {  // runs of done tasks; failed ones are the master's to judge
+      if (p.state[k] != static_cast<std::uint8_t>(io::TaskState::done)) {
+        ++k;
+        continue;
+      }
+      TaskIndex e = k;
+      while (e < n && p.state[e] == static_cast<std::uint8_t>(io::TaskState::done)) {
+        ++e;
+      }
+      states_.add_done({p.range.begin + k, p.range.begin + e});
+      done += e - k;
+      k = e;
     }
-    done += n;
   }
   for (const ChunkSummary& c : report.chunks) {
     chunk_rows_.push_back({c.range.begin, c.range.end, item.rank, c.assigned, c.started, c.finished});
   }
-  const std::string& host = hosts_.at(static_cast<std::size_t>(item.rank));
-  for (const FailureView& f : report.failures) {
-    failure_rows_.push_back({f.task, f.attempt, item.rank, host, std::string(f.message)});
+  failure_rows_.insert(failure_rows_.end(), item.failures.begin(), item.failures.end());
+  for (TaskIndex t : item.failed) {
+    states_.add_failed(t);
   }
   if (chunk_rows_.size() >= 65536) {
     file_.append_chunks(chunk_rows_);
     chunk_rows_.clear();
   }
-  done_.fetch_add(done - failed, std::memory_order_relaxed);
-  failed_tasks_.fetch_add(failed, std::memory_order_relaxed);
+  done_.fetch_add(done, std::memory_order_relaxed);
+  failed_tasks_.fetch_add(item.failed.size(), std::memory_order_relaxed);
 }
 
 void ResultWriter::flush_all() {
   buffer_.flush();
+  file_.flush();  // results on disk before any state says done
+  states_.commit(file_);
   file_.append_chunks(chunk_rows_);
   chunk_rows_.clear();
   file_.append_failures(failure_rows_);

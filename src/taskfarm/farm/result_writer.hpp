@@ -11,22 +11,33 @@
 #include <vector>
 
 #include "taskfarm/io/results_file.hpp"
+#include "taskfarm/io/task_state_log.hpp"
 #include "taskfarm/io/task_write_buffer.hpp"
 
 namespace taskfarm::farm {
 
+/// @brief One report for the writer, with what the master decided about its failed tasks.
+struct WriterItem {
+  int rank = 0;
+  std::vector<std::byte> report;
+  std::vector<io::FailureRow> failures;  ///< one row per failed attempt, attempt numbers filled in
+  std::vector<TaskIndex> failed;         ///< tasks that failed for good (no retry left)
+};
+
 /// @brief Rank 0's disk thread: decodes reports and writes them, so that dispatch never waits for
 /// the disk. Holds at most `max_queue_bytes` of reports; beyond that push() blocks (backpressure).
+/// Every `flush_seconds` it checkpoints: results first, then (after an H5Fflush) their task states,
+/// so that a task marked done in the file always has its results there (io::TaskStateLog).
 class ResultWriter {
  public:
-  ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, std::vector<std::string> hosts,
-               double flush_seconds, std::size_t max_queue_bytes = std::size_t{64} << 20);
+  ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, double flush_seconds,
+               std::size_t max_queue_bytes = std::size_t{64} << 20);
   ~ResultWriter();
   ResultWriter(const ResultWriter&) = delete;
   ResultWriter& operator=(const ResultWriter&) = delete;
 
-  /// @brief Queues a report received from `rank`.
-  void push(int rank, std::vector<std::byte> report);
+  /// @brief Queues a report.
+  void push(WriterItem item);
   /// @brief Writes everything queued, flushes the file and stops the thread; rethrows its error.
   void finish();
   /// @brief The thread's error, if it died (the master checks this while it waits).
@@ -37,29 +48,25 @@ class ResultWriter {
   [[nodiscard]] double cpu_seconds() const noexcept { return cpu_seconds_; }
 
  private:
-  struct Item {
-    int rank;
-    std::vector<std::byte> bytes;
-  };
   void loop();
-  void consume(const Item& item);
+  void consume(const WriterItem& item);
   void flush_all();
 
   io::ResultsFile& file_;
   io::TaskWriteBuffer buffer_;
   std::vector<std::size_t> field_bytes_;
-  std::vector<std::string> hosts_;
   double flush_seconds_;
   std::size_t max_queue_bytes_;
 
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<Item> queue_;
+  std::deque<WriterItem> queue_;
   std::size_t queued_bytes_ = 0;
   bool closing_ = false;
 
   std::vector<io::ChunkRow> chunk_rows_;
   std::vector<io::FailureRow> failure_rows_;
+  io::TaskStateLog states_;
   std::vector<std::int32_t> rank_fill_;
   std::atomic<std::uint64_t> done_{0};
   std::atomic<std::uint64_t> failed_tasks_{0};

@@ -14,6 +14,7 @@
 #include "taskfarm/farm/chunk_runner.hpp"
 #include "taskfarm/farm/idle_backoff.hpp"
 #include "taskfarm/farm/protocol.hpp"
+#include "taskfarm/farm/stop_signal.hpp"
 
 namespace taskfarm::farm {
 
@@ -40,7 +41,7 @@ RankStats Worker::run() {
   }
   const TaskIndex piece_tasks = std::max<std::size_t>(1, kPieceBytes / task_bytes);
   ReportBuilder report(widths);
-  ChunkRunner runner(kernel_, widths);
+  ChunkRunner runner(kernel_, widths, &stop_flag());
   RankStats stats;
 
   std::deque<Assignment> queue;
@@ -104,6 +105,28 @@ RankStats Worker::run() {
     return static_cast<std::uint32_t>(std::clamp(std::ceil(horizon / chunk_time), 1.0, double{kMaxWant}));
   };
 
+  // The master's stop order (a signal reached it, or fail_fast); our own signal counts as one too.
+  int stop_message = 0;
+  boost::mpi::request stop_request = world_.irecv(0, kTagStop, stop_message);
+  bool stopping = false;
+  auto check_stop = [&] {
+    if (!stopping && (stop_requested() != 0 || stop_request.test())) {
+      stopping = true;
+    }
+    return stopping;
+  };
+
+  // Stopping mid-chunk: the computed part is reported as a chunk of its own; the rest stays pending
+  // in the file and is computed on resume.
+  auto add_partial_chunk = [&](const Assignment& a, double t_end) {
+    if (cursor > a.range.begin) {
+      const TaskTimeStats& s = runner.stats();
+      report.add_chunk({{a.range.begin, cursor}, a.assigned, chunk_started - t0_, t_end - t0_, t_end - chunk_started,
+                        s.mean, s.variance()});
+      ++stats.chunks;
+    }
+  };
+
   send(prefetch_ > 0 ? prefetch_ + 1 : 1, 0);
   IdleBackoff backoff;
   for (;;) {
@@ -111,14 +134,22 @@ RankStats Worker::run() {
     if (!sends.empty()) {
       reap_sends();
     }
+    if (check_stop()) {
+      if (!queue.empty() && cursor > queue.front().range.begin) {
+        add_partial_chunk(queue.front(), now_seconds());
+      }
+      break;
+    }
     if (queue.empty()) {
       if (no_more_work && !in_flight) {
         break;
       }
       if (!in_flight) {
         send(prefetch_ > 0 ? prefetch_ + 1 : auto_want(), 0);
+      } else if (!report.empty()) {
+        send(0, 0);  // never wait holding results: the master may be waiting for exactly these
       }
-      while (!poll_reply()) {
+      while (!poll_reply() && !check_stop()) {
         reap_sends();
         backoff.idle();
       }
@@ -161,6 +192,10 @@ RankStats Worker::run() {
     task_time = ewma(task_time, (t_end - t_begin) / static_cast<double>(done), 0.2);
     cursor = reached;
 
+    if (cursor < a.range.end && check_stop()) {
+      add_partial_chunk(a, t_end);
+      break;
+    }
     if (cursor == a.range.end) {
       const TaskTimeStats& s = runner.stats();
       report.add_chunk({a.range, a.assigned, chunk_started - t0_, t_end - t0_, t_end - chunk_started, s.mean,
@@ -179,6 +214,14 @@ RankStats Worker::run() {
   send(0, ReportHeader::kFinal);
   for (auto& s : sends) {
     s.first.wait();
+  }
+  // Receives that will never be matched now: a reply the master will not send after our final
+  // report, or a stop order that never came.
+  for (boost::mpi::request* r : {&reply_request, &stop_request}) {
+    if ((r == &reply_request && in_flight) || (r == &stop_request && !stop_request.test())) {
+      r->cancel();
+      r->wait();
+    }
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -161,14 +161,6 @@ std::optional<ElementType> element_type_of(hid_t type) {
   return std::nullopt;
 }
 
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks) {
   GroupHandle group = create_group(file, "params", true);
@@ -233,6 +225,15 @@ void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks) 
 }
 
 }  // namespace
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
 
 std::size_t ColumnSpec::bytes_per_task() const {
   std::size_t n = element_size(type);

@@ -62,6 +62,9 @@ struct RankRow {
 
 using AttributeValue = std::variant<std::string, std::int64_t, double>;
 
+/// @brief The current UTC time as ISO 8601, e.g. "2026-11-21T19:02:35Z" (attribute format).
+std::string utc_now();
+
 /// @brief The job's one HDF5 output file (layout in DESIGN.md). Not thread-safe: one thread at a time.
 class ResultsFile {
  public:

@@ -5,11 +5,18 @@
 
 namespace taskfarm::io {
 
-TaskWriteBuffer::TaskWriteBuffer(ResultsFile& file, std::size_t max_open_windows)
-    : file_(file), rows_(file.chunk_rows()), max_open_(std::max<std::size_t>(1, max_open_windows)) {}
+TaskWriteBuffer::TaskWriteBuffer(ResultsFile& file, std::vector<std::size_t> columns, std::size_t max_open_windows)
+    : file_(file),
+      columns_(std::move(columns)),
+      rows_(file.chunk_rows()),
+      max_open_(std::max<std::size_t>(1, max_open_windows)) {
+  for (std::size_t c : columns_) {
+    bytes_.push_back(file_.column_bytes(c));
+  }
+}
 
-void TaskWriteBuffer::put(TaskRange range, std::span<const std::byte* const> columns) {
-  const std::size_t ncol = file_.column_count();
+void TaskWriteBuffer::put(TaskRange range, std::span<const std::byte* const> data) {
+  const std::size_t ncol = columns_.size();
   for (TaskIndex wi = range.begin / rows_; wi * rows_ < range.end; ++wi) {
     const TaskRange wr{wi * rows_, std::min((wi + 1) * rows_, file_.n_tasks())};
     const TaskRange part = wr.intersect(range);
@@ -17,7 +24,7 @@ void TaskWriteBuffer::put(TaskRange range, std::span<const std::byte* const> col
     auto it = open_.find(wi);
     if (part == wr && it == open_.end()) {
       for (std::size_t c = 0; c < ncol; ++c) {
-        file_.write_tasks(c, part, columns[c] + offset * file_.column_bytes(c));
+        file_.write_tasks(columns_[c], part, data[c] + offset * bytes_[c]);
       }
       writes_ += ncol;
       continue;
@@ -27,15 +34,15 @@ void TaskWriteBuffer::put(TaskRange range, std::span<const std::byte* const> col
       w.range = wr;
       w.columns.resize(ncol);
       for (std::size_t c = 0; c < ncol; ++c) {
-        w.columns[c].resize(wr.size() * file_.column_bytes(c));
+        w.columns[c].resize(wr.size() * bytes_[c]);
       }
       w.have.assign(wr.size(), 0);
       it = open_.emplace(wi, std::move(w)).first;
     }
     Window& w = it->second;
     for (std::size_t c = 0; c < ncol; ++c) {
-      const std::size_t b = file_.column_bytes(c);
-      std::memcpy(w.columns[c].data() + (part.begin - wr.begin) * b, columns[c] + offset * b, part.size() * b);
+      const std::size_t b = bytes_[c];
+      std::memcpy(w.columns[c].data() + (part.begin - wr.begin) * b, data[c] + offset * b, part.size() * b);
     }
     for (TaskIndex t = part.begin; t < part.end; ++t) {
       std::uint8_t& h = w.have[t - wr.begin];
@@ -66,7 +73,7 @@ void TaskWriteBuffer::write_runs(const Window& w) {
     }
     const TaskRange run{w.range.begin + i, w.range.begin + j};
     for (std::size_t c = 0; c < w.columns.size(); ++c) {
-      file_.write_tasks(c, run, w.columns[c].data() + i * file_.column_bytes(c));
+      file_.write_tasks(columns_[c], run, w.columns[c].data() + i * bytes_[c]);
     }
     writes_ += w.columns.size();
     i = j;

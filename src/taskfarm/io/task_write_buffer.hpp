@@ -20,11 +20,12 @@ namespace taskfarm::io {
 /// beyond `max_open_windows` the oldest window is written partially.
 class TaskWriteBuffer {
  public:
-  explicit TaskWriteBuffer(ResultsFile& file, std::size_t max_open_windows = 32);
+  /// @param columns the file's per-task columns this buffer writes (e.g. all but /tasks/state)
+  TaskWriteBuffer(ResultsFile& file, std::vector<std::size_t> columns, std::size_t max_open_windows = 32);
 
-  /// @brief Takes tasks `range` of every per-task column; `columns[c]` points at
-  /// range.size() * file.column_bytes(c) bytes.
-  void put(TaskRange range, std::span<const std::byte* const> columns);
+  /// @brief Takes tasks `range` of the buffer's columns; `data[k]` points at
+  /// range.size() * file.column_bytes(columns[k]) bytes.
+  void put(TaskRange range, std::span<const std::byte* const> data);
   /// @brief Writes every buffered task, including partly filled windows.
   void flush();
 
@@ -41,6 +42,8 @@ class TaskWriteBuffer {
   void write_runs(const Window& w);
 
   ResultsFile& file_;
+  std::vector<std::size_t> columns_;
+  std::vector<std::size_t> bytes_;
   TaskIndex rows_;
   std::size_t max_open_;
   std::map<TaskIndex, Window> open_;  // keyed by window number

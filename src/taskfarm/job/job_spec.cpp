@@ -1,6 +1,7 @@
 #include "taskfarm/job/job_spec.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -285,6 +286,12 @@ JobSpec parse_job(std::string_view text, const std::string& source) {
   if (spec.output.empty()) {
     js.fail("output", "expected a file path, got an empty string");
   }
+  const std::int64_t retries = js.integer("retries", 2);
+  if (retries < 0 || retries > 1000) {
+    js.fail("retries", fmt::format("expected an integer in [0, 1000], got {}", retries));
+  }
+  spec.retries = static_cast<std::uint32_t>(retries);
+  spec.fail_fast = js.flag("fail_fast", false);
   js.reject_unknown();
 
   const toml::table* sched = sub_table(source, root, "schedule");

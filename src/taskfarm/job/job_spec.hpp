@@ -25,6 +25,8 @@ struct JobSpec {
   std::string name;
   std::string app;
   std::string output;
+  std::uint32_t retries = 2;  ///< times a failed task is run again before it counts as failed
+  bool fail_fast = false;     ///< stop the whole job cleanly at the first failed task
   ScheduleSpec schedule;
   ParamSpace params;
   Settings app_settings;

@@ -5,7 +5,7 @@
 namespace taskfarm::schedule {
 
 ChunkDispatcher::ChunkDispatcher(const PolicySpec& spec, std::vector<TaskRange> pending, int n_workers)
-    : spec_(spec), pending_(std::move(pending)) {
+    : spec_(spec), pending_(std::move(pending)), n_workers_(n_workers) {
   std::erase_if(pending_, [](TaskRange r) { return r.empty(); });
   for (TaskRange r : pending_) {
     remaining_ += r.size();
@@ -14,7 +14,21 @@ ChunkDispatcher::ChunkDispatcher(const PolicySpec& spec, std::vector<TaskRange> 
   cursor_ = pending_.empty() ? 0 : pending_.front().begin;
 }
 
+void ChunkDispatcher::retry(TaskIndex task, int failed_on) {
+  failed_on_[task].insert(failed_on);
+  retries_.push_back(task);
+}
+
 std::optional<TaskRange> ChunkDispatcher::next(int worker) {
+  for (auto it = retries_.begin(); it != retries_.end(); ++it) {
+    // Another worker if possible: a task that failed on one node may well succeed on the next.
+    const std::set<int>& tried = failed_on_[*it];
+    if (!tried.contains(worker) || static_cast<int>(tried.size()) >= n_workers_) {
+      const TaskIndex t = *it;
+      retries_.erase(it);
+      return TaskRange{t, t + 1};
+    }
+  }
   if (remaining_ == 0) {
     return std::nullopt;
   }

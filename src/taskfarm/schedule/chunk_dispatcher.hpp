@@ -1,6 +1,8 @@
 #pragma once
 
+#include <map>
 #include <memory>
+#include <set>
 #include <optional>
 #include <vector>
 
@@ -17,13 +19,17 @@ class ChunkDispatcher {
   /// @param pending sorted, disjoint ranges of tasks still to do
   ChunkDispatcher(const PolicySpec& spec, std::vector<TaskRange> pending, int n_workers);
 
-  /// @brief The next chunk for `worker`, or nullopt when there is nothing (more) for it.
+  /// @brief The next chunk for `worker`, or nullopt when there is nothing (more) for it. Tasks to
+  /// retry come first, one at a time, to a worker on which they have not failed yet if there is one.
   [[nodiscard]] std::optional<TaskRange> next(int worker);
+  /// @brief Queues `task` to run again after it failed on `failed_on`.
+  void retry(TaskIndex task, int failed_on);
   /// @brief Passes a finished chunk's timings to the policy.
   void observe(const ChunkReport& report) { policy_->observe(report); }
 
-  [[nodiscard]] TaskIndex remaining() const noexcept { return remaining_; }
-  [[nodiscard]] bool exhausted() const noexcept { return remaining_ == 0; }
+  /// @brief Tasks not yet handed out, retries included.
+  [[nodiscard]] TaskIndex remaining() const noexcept { return remaining_ + retries_.size(); }
+  [[nodiscard]] bool exhausted() const noexcept { return remaining() == 0; }
 
  private:
   PolicySpec spec_;
@@ -31,7 +37,10 @@ class ChunkDispatcher {
   std::vector<TaskRange> pending_;
   std::size_t current_ = 0;  // index into pending_
   TaskIndex cursor_ = 0;     // next unassigned task inside pending_[current_]
-  TaskIndex remaining_ = 0;
+  TaskIndex remaining_ = 0;  // of the pending ranges
+  int n_workers_;
+  std::vector<TaskIndex> retries_;                  // queued, oldest first
+  std::map<TaskIndex, std::set<int>> failed_on_;  // every worker each retried task failed on
 };
 
 }  // namespace taskfarm::schedule

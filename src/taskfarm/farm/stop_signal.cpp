@@ -1,0 +1,37 @@
+#include "taskfarm/farm/stop_signal.hpp"
+
+#include <csignal>
+
+namespace taskfarm::farm {
+
+namespace {
+
+std::atomic<int> g_stop{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the handler may only touch a lock-free atomic");
+
+extern "C" void on_stop_signal(int signo) { g_stop.store(signo, std::memory_order_relaxed); }
+
+}  // namespace
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int s : {SIGTERM, SIGINT, SIGUSR1}) {
+    sigaction(s, &sa, nullptr);
+  }
+}
+
+int stop_requested() noexcept { return g_stop.load(std::memory_order_relaxed); }
+
+void request_stop() noexcept {
+  int expected = 0;
+  g_stop.compare_exchange_strong(expected, -1);
+}
+
+void clear_stop() noexcept { g_stop.store(0); }
+
+const std::atomic<int>& stop_flag() noexcept { return g_stop; }
+
+}  // namespace taskfarm::farm
