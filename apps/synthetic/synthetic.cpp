@@ -1,5 +1,8 @@
 #include "synthetic.hpp"
 
+#include <algorithm>
+#include <stdexcept>
+
 #include <fmt/format.h>
 
 #include "taskfarm/app/cost_model.hpp"
@@ -14,8 +17,10 @@ using app::CostModel;
 
 class Synthetic final : public app::Kernel {
  public:
-  Synthetic(CostModel model, double slowdown, bool cpu_clock, const job::ParamSpace& params)
+  Synthetic(CostModel model, double slowdown, bool cpu_clock, const job::ParamSpace& params,
+            std::vector<TaskIndex> fail_tasks)
       : model_(std::move(model)),
+        fail_tasks_(std::move(fail_tasks)),
         slowdown_(slowdown),
         cpu_clock_(cpu_clock),
         params_(params),
@@ -34,6 +39,9 @@ class Synthetic final : public app::Kernel {
         spread_axis_ ? params_.real(*spread_axis_, task) : model_.spread(),
         seed_axis_ ? static_cast<std::uint64_t>(params_.integer(*seed_axis_, task)) : model_.seed());
     out.field<double>(0)[0] = cost;
+    if (std::find(fail_tasks_.begin(), fail_tasks_.end(), task) != fail_tasks_.end()) {
+      throw std::runtime_error(fmt::format("task {} is listed in fail_tasks", task));
+    }
     if (cost > 0.0) {
       // "wall": the task takes `cost` seconds of wall time, as a sleeping or I/O-bound task would.
       // "cpu": it burns `cost` seconds of its own CPU time, so on an oversubscribed node it takes
@@ -47,6 +55,7 @@ class Synthetic final : public app::Kernel {
 
  private:
   CostModel model_;
+  std::vector<TaskIndex> fail_tasks_;
   double slowdown_;
   bool cpu_clock_;
   const job::ParamSpace& params_;
@@ -83,7 +92,15 @@ std::unique_ptr<app::Kernel> make_synthetic(app::KernelContext& ctx) {
       }
     }
   }
-  return std::make_unique<Synthetic>(std::move(model), slowdown, clock == "cpu", ctx.params);
+  // Tasks that always throw: for testing failure handling, retries and resume --retry-failed.
+  std::vector<TaskIndex> fail_tasks;
+  for (double t : s.reals("fail_tasks", std::vector<double>{})) {
+    if (t < 0 || t != static_cast<double>(static_cast<TaskIndex>(t))) {
+      s.fail("fail_tasks", fmt::format("expected task indices, got {}", t));
+    }
+    fail_tasks.push_back(static_cast<TaskIndex>(t));
+  }
+  return std::make_unique<Synthetic>(std::move(model), slowdown, clock == "cpu", ctx.params, std::move(fail_tasks));
 }
 
 }  // namespace

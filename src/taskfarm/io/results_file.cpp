@@ -1,6 +1,11 @@
 #include "taskfarm/io/results_file.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <bit>
 #include <chrono>
 #include <cstddef>
@@ -326,12 +331,21 @@ ResultsFile ResultsFile::open(const std::filesystem::path& path, bool writable) 
   if (!std::filesystem::exists(path)) {
     throw InputError(fmt::format("{}: no such file", path.string()));
   }
+  // HDF5 (1.10.7+) holds a flock() on files it has open; a failed probe means a live writer.
+  if (const int fd = ::open(path.c_str(), O_RDONLY); fd >= 0) {
+    const bool locked = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(fd);
+    if (locked) {
+      throw InputError(fmt::format("{}: the file is open for writing by a running job (it is locked); "
+                                   "wait for that job to end or stop it first",
+                                   path.string()));
+    }
+  }
   ResultsFile rf;
   const hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) {
     H5Eclear2(H5E_DEFAULT);
-    throw InputError(fmt::format("{}: not a readable HDF5 file (truncated, corrupt or locked by a running job)",
-                                 path.string()));
+    throw InputError(fmt::format("{}: not a readable HDF5 file (truncated or corrupt)", path.string()));
   }
   rf.file_ = FileHandle(id);
   if (H5Aexists(id, "taskfarm_format") <= 0) {
