@@ -195,6 +195,28 @@ TEST(SimulatorTest, reports_reach_the_policy_on_the_next_request) {
   EXPECT_DOUBLE_EQ(seen[3].time, 2.0);
 }
 
+TEST(SimulatorTest, adaptive_policy_learns_from_simulated_reports) {
+  // awf-c (Carino & Banicescu 2008) on 40 unit tasks, rank 1 at speed 1, rank 2 twice as slow. Both
+  // start unmeasured with FAC2's first batch: 10 each. From rank 1's report at 10 its chunk is
+  // w ceil(R / 4) with w from measured rates, rank 2 counting as the slowest measured (so w = 1):
+  // 5 (R = 20), 4 (R = 15), 3 (R = 11). Rank 2 reports 2 s per task at 20: weights 4/3 and 2/3, so
+  // rank 2 gets ceil(2 * 2/3) = 2 (R = 8), rank 1 ceil(2 * 4/3) = 3 at 22 (R = 6), rank 2 1 at 24
+  // (R = 3), rank 1 ceil(1 * 4/3) = 2 at 25 (R = 2), done at 27.
+  SimConfig c = flat(3, PolicyKind::awf_c);
+  c.speed = {1.0, 1.0, 2.0};
+  const SimResult r = simulate(c, 40, constant(1.0));
+  EXPECT_DOUBLE_EQ(r.makespan, 27.0);
+  expect_rows(r, {{0, 10, 1, 0, 0, 10},
+                  {10, 20, 2, 0, 0, 20},
+                  {20, 25, 1, 10, 10, 15},
+                  {25, 29, 1, 15, 15, 19},
+                  {29, 32, 1, 19, 19, 22},
+                  {32, 34, 2, 20, 20, 24},
+                  {34, 37, 1, 22, 22, 25},
+                  {37, 38, 2, 24, 24, 26},
+                  {38, 40, 1, 25, 25, 27}});
+}
+
 TEST(SimulatorTest, chunk_sequence_is_the_dispatchers) {
   // fac2 on 100 tasks, 4 computing ranks (rank 0 too), no overheads, equal tasks: everybody asks at
   // the same instants in rank order, so the sizes are FAC2's: ceil(R / 8) for R = 100, 48, 24, 12, 4,

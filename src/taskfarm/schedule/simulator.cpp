@@ -56,7 +56,31 @@ struct Moments {
 
 struct Assigned {
   TaskRange range;
+  double assigned = 0.0;     // when its master decided
   std::size_t row = kNoRow;  // index into the chunk rows
+};
+
+/// A worker's chunks in hand, oldest first. Not a std::deque: that allocates ~600 bytes per worker
+/// up front, too much for 10^6 simulated ranks.
+class ChunkQueue {
+ public:
+  [[nodiscard]] bool empty() const noexcept { return head_ == items_.size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return items_.size() - head_; }
+  [[nodiscard]] const Assigned& front() const noexcept { return items_[head_]; }
+  void push_back(const Assigned& a) { items_.push_back(a); }
+  void pop_front() {
+    if (++head_ == items_.size()) {
+      items_.clear();
+      head_ = 0;
+    } else if (head_ >= 64 && 2 * head_ >= items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));  // amortised O(1)
+      head_ = 0;
+    }
+  }
+
+ private:
+  std::vector<Assigned> items_;
+  std::size_t head_ = 0;
 };
 
 /// A message in flight or waiting at a master. Slots are recycled, so their vectors keep their
@@ -74,6 +98,7 @@ struct Message {
 /// A root chunk a group master has not yet seen all reports of.
 struct Outstanding {
   TaskRange range;
+  double overhead = 0.0;  // from the root's decision to the group master taking it up
   TaskIndex left = 0;
   double compute_seconds = 0.0;
   Moments moments;
@@ -105,7 +130,7 @@ struct Worker {
   int index = 0;  // the policy's worker number
   double speed = 1.0;
   bool local = false;  // a master's compute thread: no messages
-  std::deque<Assigned> queue;
+  ChunkQueue queue;
   TaskIndex cursor = 0;      // next task of queue.front()
   TaskIndex stop = 0;        // end of the segment being computed
   TaskIndex rest_tasks = 0;  // tasks in queue[1..]
@@ -449,8 +474,12 @@ class Simulation {
       if (a.row != kNoRow) {
         rows_[a.row].finished = now;
       }
-      const ChunkReport report{wk.index, a.range, now - wk.chunk_started, wk.chunk_moments.mean,
-                               wk.chunk_moments.variance()};
+      const ChunkReport report{wk.index,
+                               a.range,
+                               now - wk.chunk_started,
+                               wk.chunk_moments.mean,
+                               wk.chunk_moments.variance(),
+                               wk.chunk_started - a.assigned};
       wk.queue.pop_front();
       if (!wk.queue.empty()) {
         wk.cursor = wk.queue.front().range.begin;
@@ -500,7 +529,7 @@ class Simulation {
     Master& m = masters_[wk.master];
     const auto chunk = m.dispatcher ? m.dispatcher->next(wk.index) : std::nullopt;
     if (chunk) {
-      wk.queue.push_back({*chunk, record(*chunk, wk.rank, now)});
+      wk.queue.push_back({*chunk, now, record(*chunk, wk.rank, now)});
       wk.cursor = chunk->begin;
       maybe_refill(wk.master, now);
       return true;
@@ -536,8 +565,8 @@ class Simulation {
       if (it->left == 0) {
         // The group reports as one worker n_workers times as fast.
         const double k = m.n_workers;
-        m.root_reports.push_back(
-            {m.group, it->range, it->compute_seconds / k, it->moments.mean / k, it->moments.variance() / (k * k)});
+        m.root_reports.push_back({m.group, it->range, it->compute_seconds / k, it->moments.mean / k,
+                                  it->moments.variance() / (k * k), it->overhead});
         m.outstanding.erase(it);
       }
       return;
@@ -626,9 +655,9 @@ class Simulation {
       }
       if (from_group) {
         ++root_chunks_;
-        chunks.push_back({*chunk, kNoRow});
+        chunks.push_back({*chunk, now, kNoRow});
       } else {
-        chunks.push_back({*chunk, record(*chunk, rank, now)});
+        chunks.push_back({*chunk, now, record(*chunk, rank, now)});
       }
     }
     const std::size_t handed = chunks.size();
@@ -657,7 +686,10 @@ class Simulation {
     } else {
       const TaskRange range = msg.chunks.front().range;
       m.dispatcher = std::make_unique<ChunkDispatcher>(config_.policy, std::vector<TaskRange>{range}, m.n_workers);
-      m.outstanding.push_back({range, range.size(), 0.0, {}});
+      Outstanding& o = m.outstanding.emplace_back();
+      o.range = range;
+      o.overhead = now - msg.chunks.front().assigned;
+      o.left = range.size();
     }
     free_message(slot);
     std::vector<std::uint32_t> waiting;

@@ -9,13 +9,16 @@
 
 namespace taskfarm::schedule {
 
-/// @brief When a simulated worker asks for more work.
+/// @brief When a simulated worker asks for more work. `fixed` and `automatic` follow the real worker
+/// (farm/worker.cpp) step by step, with its constants; the one difference is that a simulated worker
+/// sees a reply the moment it arrives (the real one looks between pieces of work).
 enum class SimPrefetch {
   none,       ///< only once its queue is empty: every request costs it a full round trip of idling
-  fixed,      ///< like the real worker's `prefetch = d`: keeps `prefetch_chunks` chunks requested beyond
-              ///< the one it computes
-  automatic,  ///< like the real worker's `prefetch = "auto"`: asks when its queued work falls below two
-              ///< measured round trips (+50 µs), for as many chunks as cover that horizon (at most 4096)
+  fixed,      ///< `prefetch = d`: keeps `prefetch_chunks` chunks requested beyond the one it computes
+              ///< (its first request asks for d + 1)
+  automatic,  ///< `prefetch = "auto"`: times its first task, then asks when its queued work falls below
+              ///< two round trips + 50 µs (moving averages of what it measured), for as many chunks as
+              ///< cover that horizon (at most 4096)
 };
 
 /// @brief A farm to simulate. Times are seconds.
@@ -48,7 +51,9 @@ enum class SimPrefetch {
 ///   members that ask meanwhile wait for it. With `master_computes` a group master also computes (as
 ///   member 0, no messages). When all of a root chunk's tasks are reported, the group master reports
 ///   it to the root on its next request as one worker m times as fast (m = its computing members:
-///   compute time and task mean divided by m, variance by m^2).
+///   compute time and task mean divided by m, variance by m^2; overhead: from the root's decision to
+///   the group master taking its reply up). A worker's report gives as overhead the time from its
+///   master's decision to the chunk's first task.
 /// - Makespan: the time the last task finishes. Efficiency: sum of costs / (computing ranks *
 ///   makespan), 1 when both are 0.
 struct SimConfig {
