@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "mandelbrot/mandelbrot.hpp"
 #include "synthetic/synthetic.hpp"
@@ -76,6 +77,25 @@ TEST(JobSpecTest, defaults_name_and_output_from_the_file_name) {
   EXPECT_TRUE(spec.schedule.master_computes);
 }
 
+TEST(JobSpecTest, parses_the_options_of_the_dynamic_policies) {
+  const auto schedule_of = [](const std::string& table) {
+    return parse_job("[job]\napp = \"synthetic\"\n[schedule]\n" + table, "job.toml").schedule.policy;
+  };
+  const schedule::PolicySpec tss = schedule_of("policy = \"trapezoid\"\nfirst = 40\nlast = 2\n");
+  EXPECT_EQ(tss.kind, schedule::PolicyKind::tss);
+  EXPECT_EQ(tss.first, 40U);
+  EXPECT_EQ(tss.last, 2U);
+  const schedule::PolicySpec fsc = schedule_of("policy = \"fsc\"\noverhead_us = 50\nsigma_ms = 2.5\n");
+  EXPECT_EQ(fsc.chunk, 0U);
+  EXPECT_DOUBLE_EQ(fsc.overhead_seconds, 50e-6);
+  EXPECT_DOUBLE_EQ(fsc.sigma_seconds, 2.5e-3);
+  const schedule::PolicySpec wf = schedule_of("policy = \"wf\"\nweights = [1, 2.5, 1]\n");
+  EXPECT_EQ(wf.weights, (std::vector<double>{1.0, 2.5, 1.0}));
+  EXPECT_EQ(schedule_of("policy = \"awf-e\"\nweights = [3, 1]\n").kind, schedule::PolicyKind::awf_e);
+  EXPECT_EQ(schedule_of("policy = \"auto\"\n").kind, schedule::PolicyKind::automatic);
+  EXPECT_EQ(schedule_of("policy = \"mfsc\"\n").kind, schedule::PolicyKind::mfsc);
+}
+
 TEST(JobSpecTest, hash_is_fnv1a_of_the_text) {
   // FNV-1a 64 of "a" is af63dc4c8601ec8c (reference value from the FNV authors' test vectors).
   JobSpec spec;
@@ -118,10 +138,40 @@ INSTANTIATE_TEST_SUITE_P(
                "fsc (fixed; needs chunk, or overhead_us and sigma_ms), mfsc, gss (guided), tss (trapezoid), "
                "fac2 (factoring), wf (weighted), awf, awf-b, awf-c, awf-d, awf-e, af (adaptive), auto"},
         BadJob{"unknown_schedule_key", kApp + "[schedule]\nchunk_size = 4\n",
-               "job.toml:4: [schedule] chunk_size: unknown key; expected one of: chunk, master_computes, "
-               "max_chunk, min_chunk, policy, prefetch"},
+               "job.toml:4: [schedule] chunk_size: unknown key; expected one of: chunk, first, last, master_computes, "
+               "max_chunk, min_chunk, overhead_us, policy, prefetch, sigma_ms, weights"},
         BadJob{"fsc_without_chunk", kApp + "[schedule]\npolicy = \"fsc\"\n",
-               "job.toml: [schedule] chunk: missing; policy \"fsc\" needs a positive chunk size"},
+               "job.toml: [schedule] chunk: missing; policy \"fsc\" needs a positive chunk size, or overhead_us and "
+               "sigma_ms to derive one"},
+        BadJob{"fsc_overhead_without_sigma", kApp + "[schedule]\npolicy = \"fsc\"\noverhead_us = 50\n",
+               "job.toml: [schedule] sigma_ms: missing; without chunk, policy \"fsc\" needs sigma_ms (standard "
+               "deviation of one task's time, milliseconds) as well as overhead_us"},
+        BadJob{"fsc_sigma_without_overhead", kApp + "[schedule]\npolicy = \"fsc\"\nsigma_ms = 2.5\n",
+               "job.toml: [schedule] overhead_us: missing; without chunk, policy \"fsc\" needs overhead_us "
+               "(scheduling overhead per chunk, microseconds) as well as sigma_ms"},
+        BadJob{"fsc_zero_sigma", kApp + "[schedule]\npolicy = \"fsc\"\noverhead_us = 50\nsigma_ms = 0\n",
+               "job.toml:6: [schedule] sigma_ms: expected a positive number of milliseconds, got 0"},
+        BadJob{"fsc_negative_overhead", kApp + "[schedule]\npolicy = \"fsc\"\noverhead_us = -1.5\nsigma_ms = 1\n",
+               "job.toml:5: [schedule] overhead_us: expected a positive number of microseconds, got -1.5"},
+        BadJob{"overhead_for_gss", kApp + "[schedule]\npolicy = \"gss\"\noverhead_us = 50\n",
+               "job.toml:5: [schedule] overhead_us: only policy \"fsc\" uses it; policy is \"gss\""},
+        BadJob{"tss_first_zero", kApp + "[schedule]\npolicy = \"tss\"\nfirst = 0\n",
+               "job.toml:5: [schedule] first: expected a positive integer, got 0"},
+        BadJob{"tss_last_above_first", kApp + "[schedule]\npolicy = \"tss\"\nfirst = 8\nlast = 9\n",
+               "job.toml:6: [schedule] last: must be at most first (8)"},
+        BadJob{"tss_last_not_integer", kApp + "[schedule]\npolicy = \"tss\"\nlast = 1.5\n",
+               "job.toml:5: [schedule] last: expected an integer, got 1.5"},
+        BadJob{"first_for_fac2", kApp + "[schedule]\nfirst = 100\n",
+               "job.toml:4: [schedule] first: only policy \"tss\" uses it; policy is \"fac2\""},
+        BadJob{"wf_empty_weights", kApp + "[schedule]\npolicy = \"wf\"\nweights = []\n",
+               "job.toml:5: [schedule] weights: expected one positive weight per computing rank, got an empty list"},
+        BadJob{"wf_zero_weight", kApp + "[schedule]\npolicy = \"wf\"\nweights = [1, 2, 0]\n",
+               "job.toml:5: [schedule] weights: expected positive weights, got 0 at position 3"},
+        BadJob{"wf_weights_not_numbers", kApp + "[schedule]\npolicy = \"wf\"\nweights = [\"fast\"]\n",
+               "job.toml:5: [schedule] weights: expected an array of numbers, found \"fast\""},
+        BadJob{"weights_for_af", kApp + "[schedule]\npolicy = \"af\"\nweights = [1, 2]\n",
+               "job.toml:5: [schedule] weights: only policies wf, awf, awf-b, awf-c, awf-d and awf-e use it; policy "
+               "is \"af\""},
         BadJob{"negative_chunk", kApp + "[schedule]\npolicy = \"fsc\"\nchunk = -4\n",
                "job.toml:5: [schedule] chunk: expected a non-negative integer, got -4"},
         BadJob{"max_below_min", kApp + "[schedule]\nmin_chunk = 8\nmax_chunk = 4\n",

@@ -1,7 +1,9 @@
 #include "taskfarm/job/job_spec.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <fstream>
 #include <sstream>
 
@@ -72,7 +74,38 @@ std::int64_t positive_count(const Settings& s, std::string_view key, std::int64_
   return v;
 }
 
+/// A strictly positive, finite real (a duration in `unit`).
+double positive_real(const Settings& s, std::string_view key, std::string_view unit) {
+  const double v = s.real(key);
+  if (!(v > 0.0) || !std::isfinite(v)) {
+    s.fail(key, fmt::format("expected a positive number of {}, got {}", unit, v));
+  }
+  return v;
+}
+
+/// A positive integer option, 0 when absent.
+std::uint64_t optional_positive(const Settings& s, std::string_view key) {
+  if (!s.has(key)) {
+    return 0;
+  }
+  const std::int64_t v = s.integer(key);
+  if (v < 1) {
+    s.fail(key, fmt::format("expected a positive integer, got {}", v));
+  }
+  return static_cast<std::uint64_t>(v);
+}
+
+/// Rejects an option the chosen policy does not use: it would be silently ignored otherwise.
+void only_for(const Settings& s, std::string_view key, schedule::PolicyKind kind,
+              std::initializer_list<schedule::PolicyKind> users, std::string_view user_names) {
+  if (s.has(key) && std::find(users.begin(), users.end(), kind) == users.end()) {
+    s.fail(key, fmt::format("only {} {} {}; policy is \"{}\"", users.size() == 1 ? "policy" : "policies", user_names,
+                            users.size() == 1 ? "uses it" : "use it", schedule::policy_name(kind)));
+  }
+}
+
 ScheduleSpec parse_schedule(const Settings& s) {
+  using schedule::PolicyKind;
   ScheduleSpec spec;
   const std::string name = s.text("policy", "fac2");
   auto kind = schedule::parse_policy_kind(name);
@@ -81,8 +114,56 @@ ScheduleSpec parse_schedule(const Settings& s) {
   }
   spec.policy.kind = *kind;
   spec.policy.chunk = static_cast<std::uint64_t>(positive_count(s, "chunk", 0));
-  if (*kind == schedule::PolicyKind::fsc && spec.policy.chunk == 0) {
-    s.fail("chunk", "missing; policy \"fsc\" needs a positive chunk size");
+
+  // fsc: an explicit chunk, or Kruskal & Weiss's optimal one from overhead and task-time spread.
+  only_for(s, "overhead_us", *kind, {PolicyKind::fsc}, "\"fsc\"");
+  only_for(s, "sigma_ms", *kind, {PolicyKind::fsc}, "\"fsc\"");
+  const bool has_overhead = s.has("overhead_us");
+  const bool has_sigma = s.has("sigma_ms");
+  if (has_overhead) {
+    spec.policy.overhead_seconds = positive_real(s, "overhead_us", "microseconds") * 1e-6;
+  }
+  if (has_sigma) {
+    spec.policy.sigma_seconds = positive_real(s, "sigma_ms", "milliseconds") * 1e-3;
+  }
+  if (*kind == PolicyKind::fsc && spec.policy.chunk == 0) {
+    if (!has_overhead && !has_sigma) {
+      s.fail("chunk", "missing; policy \"fsc\" needs a positive chunk size, or overhead_us and sigma_ms to derive one");
+    }
+    if (!has_overhead) {
+      s.fail("overhead_us", "missing; without chunk, policy \"fsc\" needs overhead_us (scheduling overhead per chunk, "
+                            "microseconds) as well as sigma_ms");
+    }
+    if (!has_sigma) {
+      s.fail("sigma_ms", "missing; without chunk, policy \"fsc\" needs sigma_ms (standard deviation of one task's time, "
+                         "milliseconds) as well as overhead_us");
+    }
+  }
+
+  // tss: the first and last chunk of the trapezoid.
+  only_for(s, "first", *kind, {PolicyKind::tss}, "\"tss\"");
+  only_for(s, "last", *kind, {PolicyKind::tss}, "\"tss\"");
+  spec.policy.first = optional_positive(s, "first");
+  spec.policy.last = optional_positive(s, "last");
+  if (spec.policy.first != 0 && spec.policy.last > spec.policy.first) {
+    s.fail("last", fmt::format("must be at most first ({})", spec.policy.first));
+  }
+
+  // wf, awf*: one relative speed per computing rank (their number is checked when the run starts).
+  only_for(s, "weights", *kind,
+           {PolicyKind::wf, PolicyKind::awf, PolicyKind::awf_b, PolicyKind::awf_c, PolicyKind::awf_d, PolicyKind::awf_e},
+           "wf, awf, awf-b, awf-c, awf-d and awf-e");
+  if (s.has("weights")) {
+    spec.policy.weights = s.reals("weights");
+    if (spec.policy.weights.empty()) {
+      s.fail("weights", "expected one positive weight per computing rank, got an empty list");
+    }
+    for (std::size_t i = 0; i < spec.policy.weights.size(); ++i) {
+      const double w = spec.policy.weights[i];
+      if (!(w > 0.0) || !std::isfinite(w)) {
+        s.fail("weights", fmt::format("expected positive weights, got {} at position {}", w, i + 1));
+      }
+    }
   }
   spec.policy.min_chunk = static_cast<std::uint64_t>(positive_count(s, "min_chunk", 1));
   if (spec.policy.min_chunk == 0) {
