@@ -151,8 +151,9 @@ int main(int argc, char** argv) {
             }
           }
           const double best = *std::min_element(mean.begin(), mean.end());
-          const std::string where = std::to_string(n) + " tasks, " + std::to_string(static_cast<int>(link.latency * 1e6)) +
-                                    " us, " + farm.label + ", " + workload;
+          const std::string where = std::to_string(n) + " tasks, " +
+                                    std::to_string(static_cast<int>(link.latency * 1e6)) + " us, " + farm.label +
+                                    ", " + workload;
           if (show_cases) {
             std::printf("| %zu | %g us | %s | %s |", n, link.latency * 1e6, farm.label, workload.c_str());
             for (double m : mean) {

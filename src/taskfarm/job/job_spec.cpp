@@ -135,8 +135,9 @@ ScheduleSpec parse_schedule(const Settings& s) {
                             "microseconds) as well as sigma_ms");
     }
     if (!has_sigma) {
-      s.fail("sigma_ms", "missing; without chunk, policy \"fsc\" needs sigma_ms (standard deviation of one task's time, "
-                         "milliseconds) as well as overhead_us");
+      s.fail("sigma_ms",
+             "missing; without chunk, policy \"fsc\" needs sigma_ms (standard deviation of one task's time, "
+             "milliseconds) as well as overhead_us");
     }
   }
 
@@ -150,9 +151,10 @@ ScheduleSpec parse_schedule(const Settings& s) {
   }
 
   // wf, awf*: one relative speed per computing rank (their number is checked when the run starts).
-  only_for(s, "weights", *kind,
-           {PolicyKind::wf, PolicyKind::awf, PolicyKind::awf_b, PolicyKind::awf_c, PolicyKind::awf_d, PolicyKind::awf_e},
-           "wf, awf, awf-b, awf-c, awf-d and awf-e");
+  only_for(
+      s, "weights", *kind,
+      {PolicyKind::wf, PolicyKind::awf, PolicyKind::awf_b, PolicyKind::awf_c, PolicyKind::awf_d, PolicyKind::awf_e},
+      "wf, awf, awf-b, awf-c, awf-d and awf-e");
   if (s.has("weights")) {
     spec.policy.weights = s.reals("weights");
     if (spec.policy.weights.empty()) {

@@ -93,7 +93,8 @@ double adaptive_factoring_chunk(const std::vector<TaskTimes>& times, int worker,
   // (D + 2x - sqrt(D^2 + 4Dx)) / (2 mu_i) with x = TR, rewritten as 2x^2 / (mu_i (D + 2x + sqrt(...)))
   // (multiply by the conjugate): the same value without cancellation when D >> x.
   const double x = static_cast<double>(remaining) / inv_t;
-  return 2.0 * x * x / (times[static_cast<std::size_t>(worker)].mean() * (d + 2.0 * x + std::sqrt(d * d + 4.0 * d * x)));
+  const double mu = times[static_cast<std::size_t>(worker)].mean();
+  return 2.0 * x * x / (mu * (d + 2.0 * x + std::sqrt(d * d + 4.0 * d * x)));
 }
 
 AdaptiveWeightedFactoringPolicy::AdaptiveWeightedFactoringPolicy(PolicyKind kind, int n_workers,
