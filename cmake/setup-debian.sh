@@ -10,6 +10,7 @@ packages=(
   libhdf5-dev hdf5-tools zlib1g-dev
   libgtest-dev libtomlplusplus-dev libcli11-dev libfmt-dev libspdlog-dev
   python3 python3-h5py python3-numpy
+  clang libclang-rt-14-dev
 )
 if [[ "${1:-}" == "--with-slurm" ]]; then
   packages+=(slurmctld slurmd slurm-client munge)

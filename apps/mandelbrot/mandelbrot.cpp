@@ -80,12 +80,10 @@ std::unique_ptr<app::Kernel> make_mandelbrot(app::KernelContext& ctx) {
                                  "(or no [params] at all for one task per row)",
                                  s.file()));
   }
-  const job::Axis& axis = ctx.params.axes()[*row_axis];
-  for (std::uint64_t i = 0; i < axis.size(); ++i) {
-    if (axis.integer_at(i) < 0 || axis.integer_at(i) >= height) {
-      throw InputError(fmt::format("{}: [params] row: value {} is outside [0, height = {})", s.file(),
-                                   axis.integer_at(i), height));
-    }
+  const auto [lowest, highest] = ctx.params.axes()[*row_axis].integer_bounds();
+  if (lowest < 0 || highest >= height) {
+    throw InputError(fmt::format("{}: [params] row: value {} is outside [0, height = {})", s.file(),
+                                 lowest < 0 ? lowest : highest, height));
   }
   return std::make_unique<Mandelbrot>(static_cast<std::uint32_t>(width), height,
                                       std::array<double, 4>{r[0], r[1], r[2], r[3]},

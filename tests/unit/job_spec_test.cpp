@@ -210,6 +210,8 @@ INSTANTIATE_TEST_SUITE_P(
                "job.toml:4: [app] width: expected an integer in [1, 1048576], got -3"},
         BadJob{"bad_region", "[job]\napp = \"mandelbrot\"\n[app]\nregion = [1, 0, 0, 1]\n",
                "job.toml:4: [app] region: expected [x0, x1, y0, y1] with x0 < x1 and y0 < y1"},
+        BadJob{"huge_row_range", "[job]\napp = \"mandelbrot\"\n[params]\nrow = { range = [0, 1000000000000] }\n",
+               "job.toml: [params] row: value 999999999999 is outside [0, height = 480)"},
         BadJob{"row_outside_image", "[job]\napp = \"mandelbrot\"\n[params]\nrow = [0, 480]\n",
                "job.toml: [params] row: value 480 is outside [0, height = 480)"}),
     [](const ::testing::TestParamInfo<BadJob>& p) { return p.param.name; });

@@ -1,5 +1,6 @@
 #include "taskfarm/job/param_space.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -69,6 +70,19 @@ std::int64_t Axis::integer_at(std::uint64_t i) const {
   }
   // Two's-complement wrap-around is exact here because the result is known to lie in range.
   return static_cast<std::int64_t>(static_cast<std::uint64_t>(start_) + i * static_cast<std::uint64_t>(step_));
+}
+
+std::pair<std::int64_t, std::int64_t> Axis::integer_bounds() const {
+  if (kind_ != Kind::integer || size_ == 0) {
+    throw Error(fmt::format("axis '{}' has no integer bounds", name_));
+  }
+  if (gen_ == Generator::list) {
+    const auto [lo, hi] = std::minmax_element(integers_.begin(), integers_.end());
+    return {*lo, *hi};
+  }
+  const std::int64_t first = integer_at(0);
+  const std::int64_t last = integer_at(size_ - 1);
+  return {std::min(first, last), std::max(first, last)};
 }
 
 double Axis::real_at(std::uint64_t i) const {

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "taskfarm/core/task_range.hpp"
@@ -32,6 +33,8 @@ class Axis {
 
   /// @brief i-th value of an integer axis.
   [[nodiscard]] std::int64_t integer_at(std::uint64_t i) const;
+  /// @brief Smallest and largest value of an integer axis: O(1) for ranges, a scan for lists.
+  [[nodiscard]] std::pair<std::int64_t, std::int64_t> integer_bounds() const;
   /// @brief i-th value as a real (integer axes convert).
   [[nodiscard]] double real_at(std::uint64_t i) const;
   /// @brief i-th value of a text axis.
