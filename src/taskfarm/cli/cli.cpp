@@ -157,6 +157,17 @@ int launch(const std::function<Prepared(int n_ranks)>& prepare, const RunArgs& a
   return static_cast<int>(ExitCode::internal);
 }
 
+/// The policy's per-worker settings (weights) must fit the computing ranks of this launch.
+void check_workers(const job::JobSpec& spec, int n_ranks) {
+  const int workers = n_ranks - 1 + (spec.schedule.master_computes || n_ranks == 1 ? 1 : 0);
+  try {
+    schedule::check_policy_fits(spec.schedule.policy, workers);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{}: [schedule] {} (this launch has {} computing ranks)", spec.source, e.what(),
+                                 workers));
+  }
+}
+
 int run_command(const RunArgs& args, const app::Registry& registry) {
   return launch(
       [&](int n_ranks) {
@@ -165,6 +176,7 @@ int run_command(const RunArgs& args, const app::Registry& registry) {
         p.source = args.job;
         job::JobSpec spec = job::parse_job(p.text, p.source);
         auto kernel = registry.instantiate(spec, 0);
+        check_workers(spec, n_ranks);
         p.output = args.output.empty() ? spec.output : args.output;
         p.file = std::make_unique<io::ResultsFile>(create_output(p.output, args.force, spec, *kernel, n_ranks));
         p.plan.pending = {TaskRange{0, spec.params.size()}};
@@ -219,6 +231,7 @@ int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Reg
         job::JobSpec spec = job::parse_job(p.text, p.source);
         auto kernel = registry.instantiate(spec, 0);
         check_schema(file, *kernel, spec, resume.output);
+        check_workers(spec, n_ranks);
 
         using io::TaskState;
         p.plan.pending = resume.retry_failed ? io::tasks_in_state(file, {TaskState::pending, TaskState::failed})

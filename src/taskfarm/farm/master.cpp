@@ -47,8 +47,9 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
       hosts_(std::move(hosts)),
       widths_(field_bytes(kernel)),
       local_compute_(spec.schedule.master_computes || world.size() == 1),
+      workers_(computing_ranks(world.size(), local_compute_)),
       total_pending_(count_tasks(plan.pending)),
-      dispatcher_(spec.schedule.policy, plan.pending, computing_ranks(world.size(), local_compute_)),
+      dispatcher_(spec.schedule.policy, plan.pending, workers_),
       attempts_(plan.attempts),
       writer_(file, widths_, options.flush_seconds),
       active_workers_(world.size() - 1),
@@ -60,7 +61,9 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
   const int worker = worker_index(rank);
   for (const ChunkSummary& c : decode_chunks(bytes)) {
     outstanding_ -= std::min(outstanding_, c.range.size());
-    dispatcher_.observe({worker, c.range, c.compute_seconds, c.task_mean, c.task_variance});
+    schedule::ChunkReport report{worker, c.range, c.compute_seconds, c.task_mean, c.task_variance};
+    report.overhead_seconds = std::max(0.0, c.started - c.assigned);  // awf-d/e count the wait too
+    dispatcher_.observe(report);
   }
   for (const FailureView& f : decode_failures(bytes)) {
     const std::uint32_t attempt = ++attempts_[f.task];
@@ -83,12 +86,18 @@ bool Master::dispatch_finished() const { return stopping_.load() || (dispatcher_
 
 bool Master::fill(int source, std::uint32_t want, AssignMessage& reply) {
   const double now = now_seconds() - t0_;
-  while (reply.chunks.size() < want && !stopping_.load()) {
+  // A worker asks for many chunks when its first tasks look cheap; one reply never holds more than
+  // a factoring share of what remains (R / 2P), so a mistaken estimate cannot hoard the job.
+  const TaskIndex share = (dispatcher_.remaining() + 2 * static_cast<TaskIndex>(workers_) - 1) /
+                          (2 * static_cast<TaskIndex>(workers_));
+  TaskIndex given = 0;
+  while (reply.chunks.size() < want && !stopping_.load() && (reply.chunks.empty() || given < share)) {
     const auto chunk = dispatcher_.next(worker_index(source));
     if (!chunk) {
       break;
     }
     outstanding_ += chunk->size();
+    given += chunk->size();
     reply.chunks.push_back({*chunk, now});
   }
   if (reply.chunks.empty() && dispatch_finished()) {

@@ -55,6 +55,7 @@ class Master {
   std::vector<std::string> hosts_;
   std::vector<std::size_t> widths_;
   bool local_compute_;
+  int workers_;  // computing ranks
   TaskIndex total_pending_;
 
   std::mutex dispatch_mutex_;  // guards the dispatcher and everything below up to the writer
