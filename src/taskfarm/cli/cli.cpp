@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "taskfarm/cli/output_file.hpp"
+#include "taskfarm/cli/simulate_command.hpp"
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/farm/farm.hpp"
 #include "taskfarm/io/results_file.hpp"
@@ -354,14 +355,17 @@ int main(int argc, char** argv, const app::Registry& registry) {
   CLI::App* validate_cmd = app.add_subcommand("validate", "check a job file without running it (no MPI needed)");
   validate_cmd->add_option("job", validate_job, "job file (TOML)")->required();
 
+  std::function<int()> simulate_action;
+  add_simulate_command(app, registry, simulate_action);
+
   std::string inspect_path;
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "summarise an output file");
   inspect_cmd->add_option("file", inspect_path, "taskfarm output (HDF5)")->required();
 
   const std::string_view first = argc > 1 ? argv[1] : "";
   if (!first.empty() && first[0] != '-' && first != "run" && first != "resume" && first != "validate" &&
-      first != "inspect") {
-    return fail_command_line(fmt::format("unknown command \"{}\"; expected run, resume, validate or inspect (see taskfarm "
+      first != "inspect" && first != "simulate") {
+    return fail_command_line(fmt::format("unknown command \"{}\"; expected run, resume, validate, inspect or simulate (see taskfarm "
                                          "--help)",
                                          argv[1]),
                              static_cast<int>(ExitCode::bad_input));
@@ -388,6 +392,9 @@ int main(int argc, char** argv, const app::Registry& registry) {
     }
     if (*inspect_cmd) {
       return inspect_command(inspect_path);
+    }
+    if (simulate_action) {
+      return simulate_action();
     }
   } catch (const InputError& e) {
     print_error(e.what());
