@@ -239,19 +239,20 @@ void add_simulate_command(CLI::App& app, const app::Registry& registry, std::fun
   cmd->add_option("job", args->job, "job file (TOML): its policy, prefetch, master_computes and task costs")
       ->required();
   cmd->add_option("--ranks", args->ranks, "P: ranks of the simulated run")->required()->check(CLI::PositiveNumber);
-  cmd->add_option("--service-us", args->service_us, "master's time per message (µs)")
+  cmd->add_option("--service-us", args->service_us, "master's time per message (us)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--latency-us", args->latency_us, "one-way message latency (µs)")
+  cmd->add_option("--latency-us", args->latency_us, "one-way message latency (us)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--chunk-service-us", args->chunk_service_us, "master's extra time per chunk in a reply (µs)")
+  cmd->add_option("--chunk-service-us", args->chunk_service_us, "master's extra time per chunk in a reply (us)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--groups", args->groups, "G group masters under rank 0 (two-level scheduling); 0 = flat")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--group-service-us", args->group_service_us, "a group master's time per message (default: --service-us)")
+  cmd->add_option("--group-service-us", args->group_service_us,
+                  "a group master's time per message (default: --service-us)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--root-policy", args->root_policy, "with --groups: rank 0's policy over the groups")
       ->capture_default_str();
