@@ -149,7 +149,13 @@ INSTANTIATE_TEST_SUITE_P(
                       PolicyCase{"policy = \"fac2\""}, PolicyCase{"policy = \"static\"\nmaster_computes = false"},
                       PolicyCase{"policy = \"ss\"\nmaster_computes = false"},
                       PolicyCase{"policy = \"gss\"\nmaster_computes = false\nprefetch = 3"},
-                      PolicyCase{"policy = \"fac2\"\nmin_chunk = 5\nmax_chunk = 40\nprefetch = 1"}));
+                      PolicyCase{"policy = \"fac2\"\nmin_chunk = 5\nmax_chunk = 40\nprefetch = 1"},
+                      // Two-level scheduling: with 4 ranks, groups {0, 1} and {2, 3} (rank 2 a group
+                      // master); with fewer ranks than 2 per group it falls back to flat.
+                      PolicyCase{"policy = \"gss\"\ngroups = 2"}, PolicyCase{"policy = \"ss\"\ngroups = 2"},
+                      PolicyCase{"policy = \"af\"\ngroups = 2\nroot_policy = \"gss\""},
+                      PolicyCase{"policy = \"tss\"\ngroups = 2\nmaster_computes = false"},
+                      PolicyCase{"policy = \"auto\""}, PolicyCase{"policy = \"awf-c\""}));
 
 TEST(FarmTest, mandelbrot_equals_the_serial_image) {
   const boost::mpi::communicator world;

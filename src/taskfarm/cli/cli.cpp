@@ -160,6 +160,16 @@ int launch(const std::function<Prepared(int n_ranks)>& prepare, const RunArgs& a
 
 /// The policy's per-worker settings (weights) must fit the computing ranks of this launch.
 void check_workers(const job::JobSpec& spec, int n_ranks) {
+  if (spec.schedule.groups >= 2 && !spec.schedule.policy.weights.empty()) {
+    throw InputError(fmt::format("{}: [schedule] weights: per-worker weights cannot be combined with groups "
+                                 "(each group master splits its chunks among its own members)",
+                                 spec.source));
+  }
+  if (spec.schedule.groups >= 2 && 2 * static_cast<int>(spec.schedule.groups) > n_ranks) {
+    throw InputError(fmt::format("{}: [schedule] groups: {} groups need at least {} ranks (a group master and a "
+                                 "member each), this launch has {}",
+                                 spec.source, spec.schedule.groups, 2 * spec.schedule.groups, n_ranks));
+  }
   const int workers = n_ranks - 1 + (spec.schedule.master_computes || n_ranks == 1 ? 1 : 0);
   try {
     schedule::check_policy_fits(spec.schedule.policy, workers);

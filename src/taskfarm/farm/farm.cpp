@@ -10,7 +10,9 @@
 #include <boost/serialization/vector.hpp>
 
 #include "taskfarm/core/clock.hpp"
+#include "taskfarm/farm/group_master.hpp"
 #include "taskfarm/farm/master.hpp"
+#include "taskfarm/farm/topology.hpp"
 #include "taskfarm/farm/stop_signal.hpp"
 #include "taskfarm/farm/worker.hpp"
 #include "taskfarm/io/task_state_log.hpp"
@@ -44,7 +46,16 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
     stats.cpu_seconds = process_cpu_seconds();
     stats.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
   } else {
-    stats = Worker(world, kernel, spec.schedule.prefetch, t0).run();
+    const Topology topo(world.size(), static_cast<int>(spec.schedule.groups));
+    if (topo.is_group_master(world.rank())) {
+      GroupMaster(world, spec, topo.members(topo.group_of(world.rank())), t0).run();
+      rusage usage{};
+      getrusage(RUSAGE_SELF, &usage);
+      stats.cpu_seconds = process_cpu_seconds();
+      stats.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
+    } else {
+      stats = Worker(world, kernel, spec.schedule.prefetch, t0, topo.scheduler_of(world.rank())).run();
+    }
   }
 
   const std::array<double, 5> mine{static_cast<double>(stats.tasks), static_cast<double>(stats.chunks),

@@ -23,7 +23,41 @@ constexpr double kLocalPushSeconds = 0.2;
 constexpr double kPieceSeconds = 0.25;
 constexpr double kStopGraceSeconds = 3.0;  // then in-flight work is abandoned; all ranks exit < 5 s
 
-int computing_ranks(int size, bool local) { return size - 1 + (local ? 1 : 0); }
+/// Worker numbers for rank 0's policy: rank 0's thread (when it computes), then every rank that
+/// asks rank 0 directly; a group member gets its group master's number.
+std::vector<int> requesters(const Topology& topo, int size, bool local) {
+  std::vector<int> index(static_cast<std::size_t>(size), 0);
+  int next = local ? 1 : 0;
+  for (int r = 1; r < size; ++r) {
+    if (topo.scheduler_of(r) == 0 || topo.is_group_master(r)) {
+      index[static_cast<std::size_t>(r)] = next++;
+    }
+  }
+  for (int r = 1; r < size; ++r) {
+    if (topo.scheduler_of(r) != 0 && !topo.is_group_master(r)) {
+      index[static_cast<std::size_t>(r)] = index[static_cast<std::size_t>(topo.scheduler_of(r))];
+    }
+  }
+  return index;
+}
+
+int count_requesters(const Topology& topo, int size, bool local) {
+  int n = local ? 1 : 0;
+  for (int r = 1; r < size; ++r) {
+    n += topo.scheduler_of(r) == 0 || topo.is_group_master(r) ? 1 : 0;
+  }
+  return n;
+}
+
+schedule::PolicySpec root_policy(const job::JobSpec& spec, const Topology& topo) {
+  if (topo.flat()) {
+    return spec.schedule.policy;
+  }
+  schedule::PolicySpec root = spec.schedule.root_policy;  // sized for groups; bounds still apply
+  root.min_chunk = spec.schedule.policy.min_chunk;
+  root.max_chunk = 0;
+  return root;
+}
 
 TaskIndex count_tasks(const std::vector<TaskRange>& ranges) {
   TaskIndex n = 0;
@@ -47,9 +81,13 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
       hosts_(std::move(hosts)),
       widths_(field_bytes(kernel)),
       local_compute_(spec.schedule.master_computes || world.size() == 1),
-      workers_(computing_ranks(world.size(), local_compute_)),
+      requester_(requesters(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(),
+                            local_compute_)),
+      workers_(count_requesters(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(),
+                                local_compute_)),
       total_pending_(count_tasks(plan.pending)),
-      dispatcher_(spec.schedule.policy, plan.pending, workers_),
+      dispatcher_(root_policy(spec, Topology(world.size(), static_cast<int>(spec.schedule.groups))), plan.pending,
+                  workers_),
       attempts_(plan.attempts),
       writer_(file, widths_, options.flush_seconds),
       active_workers_(world.size() - 1),

@@ -13,6 +13,7 @@
 #include "taskfarm/farm/farm.hpp"
 #include "taskfarm/farm/protocol.hpp"
 #include "taskfarm/farm/result_writer.hpp"
+#include "taskfarm/farm/topology.hpp"
 #include "taskfarm/schedule/chunk_dispatcher.hpp"
 
 namespace taskfarm::farm {
@@ -43,8 +44,9 @@ class Master {
   void abandon();
   void compute_locally(RankStats& stats);
   void print_progress(double now, bool last);
-  /// Policies see workers as 0..P-1: rank r, or r - 1 when rank 0 does not compute.
-  [[nodiscard]] int worker_index(int rank) const noexcept { return local_compute_ ? rank : rank - 1; }
+  /// Policies see the ranks that ask rank 0 for work as 0..P-1 (rank 0's compute thread, the direct
+  /// workers, the group masters); a group member maps to its group master.
+  [[nodiscard]] int worker_index(int rank) const noexcept { return requester_[static_cast<std::size_t>(rank)]; }
 
   const boost::mpi::communicator& world_;
   const job::JobSpec& spec_;
@@ -55,7 +57,8 @@ class Master {
   std::vector<std::string> hosts_;
   std::vector<std::size_t> widths_;
   bool local_compute_;
-  int workers_;  // computing ranks
+  std::vector<int> requester_;  // per rank: its worker number for rank 0's policy
+  int workers_;                 // ranks (and threads) that ask rank 0 for work
   TaskIndex total_pending_;
 
   std::mutex dispatch_mutex_;  // guards the dispatcher and everything below up to the writer

@@ -30,8 +30,8 @@ double ewma(double old, double sample, double alpha) { return old < 0 ? sample :
 
 }  // namespace
 
-Worker::Worker(const boost::mpi::communicator& world, app::Kernel& kernel, unsigned prefetch, double t0)
-    : world_(world), kernel_(kernel), prefetch_(prefetch), t0_(t0) {}
+Worker::Worker(const boost::mpi::communicator& world, app::Kernel& kernel, unsigned prefetch, double t0, int scheduler)
+    : world_(world), kernel_(kernel), prefetch_(prefetch), t0_(t0), scheduler_(scheduler) {}
 
 RankStats Worker::run() {
   const std::vector<std::size_t> widths = field_bytes(kernel_);
@@ -60,15 +60,29 @@ RankStats Worker::run() {
   boost::mpi::request reply_request;
   std::list<std::pair<boost::mpi::request, std::vector<std::byte>>> sends;
 
+  ReportBuilder request_only({});
+  auto post = [&](int dest, std::vector<std::byte> bytes) {
+    auto req = world_.isend(dest, kTagReport, reinterpret_cast<const char*>(bytes.data()), static_cast<int>(bytes.size()));
+    sends.emplace_back(req, std::move(bytes));  // the vector's heap block does not move
+  };
+  // Results (and the final flag) go to rank 0; a request goes to our scheduler, riding on the
+  // results when that is rank 0 too.
   auto send = [&](std::uint32_t want, std::uint32_t flags) {
-    std::vector<std::byte> bytes = report.take(want, flags);
     if (want > 0) {
-      reply_request = world_.irecv(0, kTagAssign, reply.data(), static_cast<int>(reply.size()));
+      reply_request = world_.irecv(scheduler_, kTagAssign, reply.data(), static_cast<int>(reply.size()));
       in_flight = true;
       sent_at = now_seconds();
     }
-    auto req = world_.isend(0, kTagReport, reinterpret_cast<const char*>(bytes.data()), static_cast<int>(bytes.size()));
-    sends.emplace_back(req, std::move(bytes));  // the vector's heap block does not move
+    if (scheduler_ == 0) {
+      post(0, report.take(want, flags));
+    } else {
+      if (!report.empty() || flags != 0) {
+        post(0, report.take(0, flags));
+      }
+      if (want > 0) {
+        post(scheduler_, request_only.take(want, 0));
+      }
+    }
     last_send = now_seconds();
   };
   auto reap_sends = [&] {

@@ -14,7 +14,8 @@ namespace taskfarm::farm {
 /// with prefetch = d it keeps d chunks requested beyond the one it computes.
 class Worker {
  public:
-  Worker(const boost::mpi::communicator& world, app::Kernel& kernel, unsigned prefetch, double t0);
+  /// @param scheduler the rank that hands out chunks: 0, or the group master (results always go to 0)
+  Worker(const boost::mpi::communicator& world, app::Kernel& kernel, unsigned prefetch, double t0, int scheduler = 0);
   RankStats run();
 
  private:
@@ -22,6 +23,7 @@ class Worker {
   app::Kernel& kernel_;
   unsigned prefetch_;
   double t0_;
+  int scheduler_;
 };
 
 }  // namespace taskfarm::farm

@@ -195,6 +195,19 @@ ScheduleSpec parse_schedule(const Settings& s) {
     }
   }
   spec.master_computes = s.flag("master_computes", true);
+  const std::int64_t groups = s.integer("groups", 0);
+  if (groups < 0 || groups > 65536) {
+    s.fail("groups", fmt::format("expected an integer in [0, 65536], got {}", groups));
+  }
+  spec.groups = static_cast<std::uint32_t>(groups);
+  const std::string root = s.text("root_policy", "fac2");
+  const auto root_kind = schedule::parse_policy_kind(root);
+  if (!root_kind || *root_kind == schedule::PolicyKind::static_block || *root_kind == schedule::PolicyKind::fsc ||
+      *root_kind == schedule::PolicyKind::wf) {
+    s.fail("root_policy", fmt::format("expected a policy that needs no per-worker settings (ss, gss, tss, fac2, "
+                                      "mfsc, awf*, af, auto), got \"{}\"", root));
+  }
+  spec.root_policy.kind = *root_kind;
   s.reject_unknown();
   return spec;
 }
