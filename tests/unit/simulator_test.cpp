@@ -47,7 +47,8 @@ struct Row {
   double finished;
 };
 
-void expect_rows(const SimResult& r, const std::vector<Row>& expected) {
+/// Checks every chunk row; the expected times are in units of `unit` seconds.
+void expect_rows(const SimResult& r, const std::vector<Row>& expected, double unit = 1.0) {
   ASSERT_EQ(r.chunk_rows.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
     const SimChunk& c = r.chunk_rows[i];
@@ -55,40 +56,43 @@ void expect_rows(const SimResult& r, const std::vector<Row>& expected) {
     EXPECT_EQ(c.begin, e.begin) << "chunk " << i;
     EXPECT_EQ(c.end, e.end) << "chunk " << i;
     EXPECT_EQ(c.rank, e.rank) << "chunk " << i;
-    EXPECT_NEAR(c.assigned, e.assigned, kEps) << "chunk " << i;
-    EXPECT_NEAR(c.started, e.started, kEps) << "chunk " << i;
-    EXPECT_NEAR(c.finished, e.finished, kEps) << "chunk " << i;
+    EXPECT_NEAR(c.assigned, e.assigned * unit, kEps) << "chunk " << i;
+    EXPECT_NEAR(c.started, e.started * unit, kEps) << "chunk " << i;
+    EXPECT_NEAR(c.finished, e.finished * unit, kEps) << "chunk " << i;
   }
 }
 
-TEST(SimulatorTest, self_scheduling_four_unit_tasks_on_two_workers_take_two_seconds) {
-  const SimResult r = simulate(flat(3, PolicyKind::ss), 4, constant(1.0));
-  EXPECT_DOUBLE_EQ(r.makespan, 2.0);
-  EXPECT_DOUBLE_EQ(r.total_cost, 4.0);
+// Tasks of a millisecond in the hand-worked cases below: a worker also sends its results on their
+// own once a second has passed since its last message (as the real one does), which would add
+// messages to the count with tasks of a second.
+
+TEST(SimulatorTest, self_scheduling_four_unit_tasks_on_two_workers_take_two_units) {
+  const SimResult r = simulate(flat(3, PolicyKind::ss), 4, constant(1e-3));
+  EXPECT_DOUBLE_EQ(r.makespan, 2e-3);
+  EXPECT_DOUBLE_EQ(r.total_cost, 4e-3);
   EXPECT_DOUBLE_EQ(r.efficiency, 1.0);
   EXPECT_EQ(r.computing_ranks, 2);
   EXPECT_EQ(r.chunks, 4U);
   // 4 chunk requests, 2 answered "no more", 2 final messages.
   EXPECT_EQ(r.master_messages, 8U);
-  expect_rows(r, {{0, 1, 1, 0, 0, 1}, {1, 2, 2, 0, 0, 1}, {2, 3, 1, 1, 1, 2}, {3, 4, 2, 1, 1, 2}});
+  expect_rows(r, {{0, 1, 1, 0, 0, 1}, {1, 2, 2, 0, 0, 1}, {2, 3, 1, 1, 1, 2}, {3, 4, 2, 1, 1, 2}}, 1e-3);
 }
 
 TEST(SimulatorTest, service_time_and_latency_add_up_as_worked_out_by_hand) {
-  // Service h, latency L, 2 workers, 4 unit tasks. Worker 1: asks at 0, the master takes it up at L
+  // Service h, latency L, 2 workers, 4 unit tasks (unit: 1 ms). Worker 1: asks at 0, the master takes it up at L
   // and replies at L + h, it computes until 1 + 2L + h, asks again: taken up at 1 + 3L + h, done
   // at 2 + 4L + 2h. Worker 2 waits for worker 1's service each time: 1 + 2L + 2h, then its second
   // request queues behind worker 1's second: taken up at 1 + 3L + 2h, done at 2 + 4L + 3h.
   SimConfig c = flat(3, PolicyKind::ss);
-  c.service = 0.1;
-  EXPECT_NEAR(simulate(c, 4, constant(1.0)).makespan, 2.0 + 3 * 0.1, kEps);
-  c.latency = 0.05;
-  const SimResult r = simulate(c, 4, constant(1.0));
-  EXPECT_NEAR(r.makespan, 2.0 + 4 * 0.05 + 3 * 0.1, kEps);
-  EXPECT_NEAR(r.efficiency, 4.0 / (2 * 2.5), kEps);
-  expect_rows(r, {{0, 1, 1, 0.05, 0.2, 1.2},
-                  {1, 2, 2, 0.15, 0.3, 1.3},
-                  {2, 3, 1, 1.25, 1.4, 2.4},
-                  {3, 4, 2, 1.35, 1.5, 2.5}});
+  c.service = 0.1e-3;
+  EXPECT_NEAR(simulate(c, 4, constant(1e-3)).makespan, (2.0 + 3 * 0.1) * 1e-3, kEps);
+  c.latency = 0.05e-3;
+  const SimResult r = simulate(c, 4, constant(1e-3));
+  EXPECT_NEAR(r.makespan, (2.0 + 4 * 0.05 + 3 * 0.1) * 1e-3, kEps);
+  EXPECT_NEAR(r.efficiency, 4.0 / (2 * 2.5), 1e-9);
+  expect_rows(r,
+              {{0, 1, 1, 0.05, 0.2, 1.2}, {1, 2, 2, 0.15, 0.3, 1.3}, {2, 3, 1, 1.25, 1.4, 2.4}, {3, 4, 2, 1.35, 1.5, 2.5}},
+              1e-3);
 }
 
 TEST(SimulatorTest, master_saturates_under_self_scheduling) {
@@ -165,11 +169,54 @@ TEST(SimulatorTest, automatic_prefetch_keeps_one_task_in_flight) {
   // Auto: the first task is timed (0.2 ms wait before it, 0.2 ms after it), then the horizon is
   // 2 * 0.2 + 0.05 = 0.45 ms < 1 task, so each request leaves as a task starts and its answer is
   // there before the task ends: 0.4 ms + 500 ms.
+  //
+  // A reply that comes while the worker computes is seen after the task, so the measured round trips
+  // are 0.2, 0.2, then 1 ms (moving average: 0.2, 0.2, 0.44, 0.608 ms): at 3.4 ms the horizon is
+  // 2 * 0.608 + 0.05 = 1.266 ms and the worker asks for 2 chunks (tasks 8 and 9 for rank 1, decided
+  // at 3.5 ms).
   SimConfig c = flat(3, PolicyKind::ss);
   c.latency = 1e-4;
   EXPECT_NEAR(simulate(c, 1000, constant(1e-3)).makespan, 0.6, kEps);
   c.prefetch = SimPrefetch::automatic;
-  EXPECT_NEAR(simulate(c, 1000, constant(1e-3)).makespan, 0.5004, kEps);
+  const SimResult r = simulate(c, 1000, constant(1e-3));
+  EXPECT_NEAR(r.makespan, 0.5004, kEps);
+  ASSERT_EQ(r.chunk_rows.size(), 1000U);
+  for (std::size_t i : {4, 5, 6, 7}) {  // one chunk per request until then
+    EXPECT_NEAR(r.chunk_rows[i].assigned, i < 6 ? 1.5e-3 : 2.5e-3, kEps) << i;
+  }
+  for (std::size_t i : {8, 9}) {
+    EXPECT_EQ(r.chunk_rows[i].rank, 1);
+    EXPECT_NEAR(r.chunk_rows[i].assigned, 3.5e-3, kEps);
+  }
+  EXPECT_NEAR(r.chunk_rows[9].started, 5.4e-3, kEps);
+}
+
+TEST(SimulatorTest, one_reply_holds_at_most_a_factoring_share) {
+  // prefetch = 5: each worker's first request asks for 6 chunks of ss, but the master (as
+  // farm/master.cpp) stops a reply once it holds ceil(R / 2P) tasks: ceil(8 / 4) = 2 for rank 1,
+  // ceil(6 / 4) = 2 for rank 2.
+  SimConfig c = flat(3, PolicyKind::ss);
+  c.prefetch = SimPrefetch::fixed;
+  c.prefetch_chunks = 5;
+  const SimResult r = simulate(c, 8, constant(1e-3));
+  ASSERT_EQ(r.chunk_rows.size(), 8U);
+  std::vector<int> first_four;
+  for (std::size_t i = 0; i < 4; ++i) {
+    first_four.push_back(r.chunk_rows[i].rank);
+  }
+  EXPECT_EQ(first_four, (std::vector<int>{1, 1, 2, 2}));
+  EXPECT_NEAR(r.makespan, 4e-3, kEps);
+}
+
+TEST(SimulatorTest, results_go_out_every_second_of_computing) {
+  // One worker, one chunk of 10 tasks of 0.3 s: pieces of one task (a piece ends once it has taken
+  // 0.25 s); results leave on their own at 1.2 s and 2.4 s (a second after the last message), the
+  // request after the chunk at 3 s is told "no more", then the final message: 5 messages.
+  SimConfig c = flat(2, PolicyKind::fsc);
+  c.policy.chunk = 10;
+  const SimResult r = simulate(c, 10, constant(0.3));
+  EXPECT_NEAR(r.makespan, 3.0, kEps);
+  EXPECT_EQ(r.master_messages, 5U);
 }
 
 TEST(SimulatorTest, reports_reach_the_policy_on_the_next_request) {
@@ -241,22 +288,21 @@ TEST(SimulatorTest, chunk_sequence_is_the_dispatchers) {
 
 TEST(SimulatorTest, two_level_scheduling_as_worked_out_by_hand) {
   // 5 ranks, 2 groups {1: 2} and {3: 4}, group masters do not compute; root: static over the 2
-  // groups (h = 0.1 s per message), groups: ss (g = 0.05 s). Group 1 gets tasks 0-1 at 0.1 (root's
-  // reply), serves its waiting member by 0.15: tasks [0.15, 1.15], [1.2, 2.2]. Group 2's root chunk
-  // (2-3) leaves the root at 0.2: [0.25, 1.25], [1.3, 2.3]. Makespan 2 + 2h + 2g.
+  // groups (h = 0.1 ms per message), groups: ss (g = 0.05 ms), tasks of 1 ms. Group 1 gets tasks 0-1
+  // at 0.1 (root's reply), serves its waiting member by 0.15: tasks [0.15, 1.15], [1.2, 2.2]. Group
+  // 2's root chunk (2-3) leaves the root at 0.2: [0.25, 1.25], [1.3, 2.3]. Makespan 2 + 2h + 2g.
   SimConfig c = flat(5, PolicyKind::ss);
   c.groups = 2;
   c.root_policy.kind = PolicyKind::static_block;
-  c.service = 0.1;
-  c.group_service = 0.05;
-  const SimResult r = simulate(c, 4, constant(1.0));
-  EXPECT_NEAR(r.makespan, 2.3, kEps);
+  c.service = 0.1e-3;
+  c.group_service = 0.05e-3;
+  const SimResult r = simulate(c, 4, constant(1e-3));
+  EXPECT_NEAR(r.makespan, 2.3e-3, kEps);
   EXPECT_EQ(r.computing_ranks, 2);
   EXPECT_EQ(r.root_chunks, 2U);
-  expect_rows(r, {{0, 1, 2, 0.1, 0.15, 1.15},
-                  {2, 3, 4, 0.2, 0.25, 1.25},
-                  {1, 2, 2, 1.15, 1.2, 2.2},
-                  {3, 4, 4, 1.25, 1.3, 2.3}});
+  expect_rows(r,
+              {{0, 1, 2, 0.1, 0.15, 1.15}, {2, 3, 4, 0.2, 0.25, 1.25}, {1, 2, 2, 1.15, 1.2, 2.2}, {3, 4, 4, 1.25, 1.3, 2.3}},
+              1e-3);
 }
 
 TEST(SimulatorTest, hierarchy_relieves_a_saturated_root) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <queue>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -18,12 +19,17 @@ namespace taskfarm::schedule {
 
 namespace {
 
-// The real worker's constants (farm/worker.cpp): its "auto" prefetch is modelled with the same ones.
-constexpr std::uint32_t kMaxWant = 4096;  // chunks per request
-constexpr double kHorizonSlack = 50e-6;   // seconds added to two round trips
+// The real worker's and master's constants (farm/worker.cpp, farm/master.cpp), modelled with the
+// same values.
+constexpr std::uint32_t kMaxWant = 4096;    // chunks per request
+constexpr double kHorizonSlack = 50e-6;     // seconds added to two round trips
 constexpr double kRttAlpha = 0.3;
 constexpr double kTaskTimeAlpha = 0.2;
 constexpr double kChunkTasksAlpha = 0.3;
+constexpr double kPieceSeconds = 0.25;      // a worker looks at the network at least this often
+constexpr double kResultSeconds = 1.0;      // and sends its results at least this often
+constexpr double kLocalPushSeconds = 0.2;   // rank 0's compute thread hands its results over this often
+constexpr std::uint32_t kNoSlot = std::numeric_limits<std::uint32_t>::max();
 
 constexpr std::size_t kNoRow = std::numeric_limits<std::size_t>::max();
 
@@ -136,8 +142,10 @@ struct Worker {
   TaskIndex rest_tasks = 0;  // tasks in queue[1..]
   bool in_flight = false;
   bool no_more = false;
-  bool waiting = false;
+  bool waiting = false;  // idle, polling for a reply (or, local, for the next root chunk)
+  std::uint32_t arrived = kNoSlot;  // a reply that came while computing: seen after the piece
   double sent_at = 0.0;
+  double last_send = 0.0;  // local: last time its reports were handed to the master
   double rtt = -1.0;
   double task_time = -1.0;
   double chunk_tasks = -1.0;
@@ -382,6 +390,7 @@ class Simulation {
       wk.in_flight = true;
       wk.sent_at = now;
     }
+    wk.last_send = now;
     push(now + config_.latency, EventKind::arrive, wk.master, slot);
   }
 
@@ -391,9 +400,14 @@ class Simulation {
     return static_cast<std::uint32_t>(std::clamp(std::ceil(horizon / chunk_time), 1.0, double{kMaxWant}));
   }
 
-  /// What a worker does between segments of computing (the real worker's main loop, farm/worker.cpp).
+  /// What a worker does between pieces of computing: the real worker's main loop (farm/worker.cpp),
+  /// or rank 0's compute thread (farm/master.cpp, compute_locally).
   void step(int w, double now) {
     Worker& wk = workers_[w];
+    if (wk.arrived != kNoSlot) {
+      const std::uint32_t slot = std::exchange(wk.arrived, kNoSlot);
+      take_reply(w, slot, now);
+    }
     if (wk.queue.empty()) {
       if (wk.local) {
         if (!take_local(w, now)) {
@@ -446,18 +460,24 @@ class Simulation {
         }
       }
     }
+    // One piece: tasks until `stop`, or until the piece has taken kPieceSeconds (at least one task).
     double seconds = 0.0;
-    for (TaskIndex t = wk.cursor; t < stop; ++t) {
+    TaskIndex t = wk.cursor;
+    while (t < stop) {
       const double c = cost_(t);
       if (!(std::isfinite(c) && c >= 0)) {
         throw InputError(fmt::format("simulate: task {} costs {} s; expected a finite number >= 0", t, c));
       }
       total_cost_ += c;
-      const double s = c * wk.speed;
-      seconds += s;
-      wk.chunk_moments.add(s);
+      const double x = c * wk.speed;
+      seconds += x;
+      wk.chunk_moments.add(x);
+      ++t;
+      if (seconds >= kPieceSeconds) {
+        break;
+      }
     }
-    wk.stop = stop;
+    wk.stop = t;
     wk.segment_seconds = seconds;
     push(now + seconds, EventKind::segment_done, w);
   }
@@ -468,35 +488,53 @@ class Simulation {
     tasks_done_ += done;
     wk.task_time = ewma(wk.task_time, wk.segment_seconds / static_cast<double>(done), kTaskTimeAlpha);
     wk.cursor = wk.stop;
+    if (wk.local && now - wk.last_send >= kLocalPushSeconds) {
+      hand_over(w, now);  // before this chunk is added, as compute_locally does
+    }
     const Assigned a = wk.queue.front();
     if (wk.cursor == a.range.end) {
       makespan_ = std::max(makespan_, now);
       if (a.row != kNoRow) {
         rows_[a.row].finished = now;
       }
-      const ChunkReport report{wk.index,
-                               a.range,
-                               now - wk.chunk_started,
-                               wk.chunk_moments.mean,
-                               wk.chunk_moments.variance(),
-                               wk.chunk_started - a.assigned};
+      wk.unreported.push_back({wk.index, a.range, now - wk.chunk_started, wk.chunk_moments.mean,
+                               wk.chunk_moments.variance(), wk.chunk_started - a.assigned});
       wk.queue.pop_front();
       if (!wk.queue.empty()) {
         wk.cursor = wk.queue.front().range.begin;
         wk.rest_tasks -= wk.queue.front().range.size();
       }
-      if (wk.local) {
-        observe(wk.master, report, now);  // the compute thread reports under the dispatcher's lock
-      } else {
-        wk.unreported.push_back(report);
-      }
+    }
+    if (!wk.local && now - wk.last_send >= kResultSeconds) {
+      send(w, 0, false, now);  // results go out at least every kResultSeconds, requested or not
     }
     step(w, now);
   }
 
+  /// A local worker hands its finished chunks' reports to its master (no message).
+  void hand_over(int w, double now) {
+    Worker& wk = workers_[w];
+    for (const ChunkReport& r : wk.unreported) {
+      observe(wk.master, r, now);
+    }
+    wk.unreported.clear();
+    wk.last_send = now;
+  }
+
   void receive_reply(int w, std::uint32_t slot, double now) {
     Worker& wk = workers_[w];
-    Message& msg = messages_[slot];
+    if (!wk.waiting) {
+      wk.arrived = slot;  // computing: the worker looks at the network after its piece
+      return;
+    }
+    wk.waiting = false;
+    take_reply(w, slot, now);
+    step(w, now);
+  }
+
+  void take_reply(int w, std::uint32_t slot, double now) {
+    Worker& wk = workers_[w];
+    const Message& msg = messages_[slot];
     wk.in_flight = false;
     wk.rtt = ewma(wk.rtt, now - wk.sent_at, kRttAlpha);
     wk.no_more = wk.no_more || msg.no_more;
@@ -510,10 +548,6 @@ class Simulation {
       wk.chunk_tasks = ewma(wk.chunk_tasks, static_cast<double>(a.range.size()), kChunkTasksAlpha);
     }
     free_message(slot);
-    if (wk.waiting) {
-      wk.waiting = false;
-      step(w, now);
-    }
   }
 
   void wake(int w, double now) {
@@ -523,7 +557,8 @@ class Simulation {
     }
   }
 
-  /// A master's compute thread takes its next chunk straight from the dispatcher.
+  /// A master's compute thread takes its next chunk straight from the dispatcher; finding none, it
+  /// hands over what it has and stops (or, at a group master, waits for the next root chunk).
   bool take_local(int w, double now) {
     Worker& wk = workers_[w];
     Master& m = masters_[wk.master];
@@ -533,6 +568,9 @@ class Simulation {
       wk.cursor = chunk->begin;
       maybe_refill(wk.master, now);
       return true;
+    }
+    if (!wk.unreported.empty()) {
+      hand_over(w, now);
     }
     if (is_group(m) && !m.parent_done) {
       wk.waiting = true;  // woken when the next root chunk is installed
@@ -647,12 +685,18 @@ class Simulation {
     const std::uint32_t reply = new_message();  // may reallocate messages_: no references past here
     std::vector<Assigned> chunks = std::move(messages_[reply].chunks);
     bool no_more = false;
-    for (std::uint32_t k = 0; k < want; ++k) {
+    // As farm/master.cpp: one reply holds at most a factoring share ceil(R / 2P) of the remaining
+    // tasks beyond its first chunk, so a worker that overestimates what it needs cannot hoard.
+    const auto workers = static_cast<TaskIndex>(m.n_workers);
+    const TaskIndex share = m.dispatcher ? (m.dispatcher->remaining() + 2 * workers - 1) / (2 * workers) : 0;
+    TaskIndex given = 0;
+    for (std::uint32_t k = 0; k < want && (k == 0 || given < share); ++k) {
       const auto chunk = m.dispatcher ? m.dispatcher->next(index) : std::nullopt;
       if (!chunk) {
         no_more = !is_group(m) || m.parent_done;
         break;
       }
+      given += chunk->size();
       if (from_group) {
         ++root_chunks_;
         chunks.push_back({*chunk, now, kNoRow});

@@ -10,14 +10,13 @@
 namespace taskfarm::schedule {
 
 /// @brief When a simulated worker asks for more work. `fixed` and `automatic` follow the real worker
-/// (farm/worker.cpp) step by step, with its constants; the one difference is that a simulated worker
-/// sees a reply the moment it arrives (the real one looks between pieces of work).
+/// (farm/worker.cpp) step by step, with its constants.
 enum class SimPrefetch {
   none,       ///< only once its queue is empty: every request costs it a full round trip of idling
   fixed,      ///< `prefetch = d`: keeps `prefetch_chunks` chunks requested beyond the one it computes
               ///< (its first request asks for d + 1)
   automatic,  ///< `prefetch = "auto"`: times its first task, then asks when its queued work falls below
-              ///< two round trips + 50 µs (moving averages of what it measured), for as many chunks as
+              ///< two round trips + 50 us (moving averages of what it measured), for as many chunks as
               ///< cover that horizon (at most 4096)
 };
 
@@ -26,17 +25,26 @@ enum class SimPrefetch {
 /// The model (a discrete-event simulation; nothing runs, nothing is sent):
 /// - Ranks 0..P-1. Flat (`groups == 0`): rank 0 is the master, every other rank a worker. Rank 0 also
 ///   computes when `master_computes` (or P == 1), on a thread of its own: it takes chunks from the
-///   dispatcher and reports them to the policy directly, with no message and no service time.
-/// - A rank computes task t in cost(t) * speed[rank] seconds, back to back.
+///   dispatcher with no message and no service time, and hands its chunk reports over every 0.2 s
+///   and when it finds no chunk (as farm/master.cpp does).
+/// - A rank computes task t in cost(t) * speed[rank] seconds, back to back, in pieces: a piece ends
+///   at the end of a chunk, at the automatic prefetch's trigger point, or once it has taken 0.25 s.
+///   Between pieces a worker looks at the network: a reply that arrived during a piece is seen only
+///   then (and its round trip measured then), and its results leave on a message of their own when
+///   a second has passed since its last message.
 /// - Every message takes `latency` seconds one way. A master is one server: it takes up the messages
 ///   it receives one at a time, first come first served, decides at once (passes the reports to the
 ///   policy, asks it for chunks) and is then busy for `service` seconds plus `service_per_chunk` per
 ///   chunk it hands out; its reply leaves at the end of that time. So a master saturates once
-///   requests arrive faster than 1/service.
-/// - A worker's request carries the reports of the chunks it finished since its last message (as the
+///   requests arrive faster than 1/service. One reply holds at most ceil(R / 2P) tasks beyond its
+///   first chunk (R unassigned tasks, P the master's workers), as farm/master.cpp caps it.
+/// - A request carries the reports of the chunks finished since the worker's last message (as the
 ///   real worker piggybacks results), and the master passes them to Policy::observe before it
 ///   decides, so adaptive policies adapt. A worker that is told "no more work" sends a final message
-///   (which also costs its master a service). Periodic result-only messages are not modelled.
+///   (which also costs its master a service). Not modelled: failures and retries (the real master
+///   holds a request that finds no chunk until every handed-out task is reported; here it answers
+///   "no more" at once, which changes no chunk and no makespan), the 1 MiB piece and 4 MiB send
+///   limits on result bytes, and the real worker's idle back-off.
 /// - Chunk sizes come from the real ChunkDispatcher and Policy, with workers numbered as the real
 ///   master numbers them (rank r is worker r, or r - 1 when rank 0 does not compute): for the same
 ///   order of requests the chunk sequence is the one the real farm hands out.
