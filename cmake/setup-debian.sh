@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs every Debian package taskfarm needs to build, run and test (Debian bookworm / Ubuntu 22.04+).
 # Idempotent and quiet when everything is present; waits for the dpkg lock instead of failing.
-# Usage: cmake/setup-debian.sh [--with-slurm]   (run as root, or with sudo available)
+# Usage: cmake/setup-debian.sh   (run as root, or with sudo available)
+# Slurm and munge are always installed: the end-to-end test tests/e2e/test_slurm.py starts a private
+# one-node cluster from them, with daemons of its own (not the system services). --with-slurm is still
+# accepted, as a no-op.
 set -euo pipefail
 
 packages=(
@@ -11,10 +14,8 @@ packages=(
   libgtest-dev libtomlplusplus-dev libcli11-dev libfmt-dev libspdlog-dev
   python3 python3-h5py python3-numpy
   clang libclang-rt-14-dev
+  slurmctld slurmd slurm-client munge
 )
-if [[ "${1:-}" == "--with-slurm" ]]; then
-  packages+=(slurmctld slurmd slurm-client munge)
-fi
 
 missing=()
 for p in "${packages[@]}"; do
