@@ -302,13 +302,14 @@ void Master::compute_locally(RankStats& stats) {
 }
 
 void Master::print_progress(double now, bool last) {
-  if (options_.progress_seconds <= 0 || (!last && now - last_progress_ < options_.progress_seconds)) {
+  if (options_.progress_seconds <= 0 || total_pending_ == 0 ||
+      (!last && now - last_progress_ < options_.progress_seconds)) {
     return;
   }
   last_progress_ = now;
   const double elapsed = now - t0_;
   const std::uint64_t done = writer_.tasks_done() + writer_.tasks_failed();
-  const TaskIndex n = std::max<TaskIndex>(1, total_pending_);
+  const TaskIndex n = total_pending_;
   const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
   const double eta = rate > 0 ? static_cast<double>(n - std::min(n, done)) / rate : 0.0;
   fmt::print(stderr, "taskfarm: {}/{} tasks ({:.1f}%), {:.0f} tasks/s, {} failed, elapsed {:.1f} s{}\n", done, n,
