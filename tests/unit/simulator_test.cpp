@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -91,7 +92,10 @@ TEST(SimulatorTest, service_time_and_latency_add_up_as_worked_out_by_hand) {
   EXPECT_NEAR(r.makespan, (2.0 + 4 * 0.05 + 3 * 0.1) * 1e-3, kEps);
   EXPECT_NEAR(r.efficiency, 4.0 / (2 * 2.5), 1e-9);
   expect_rows(r,
-              {{0, 1, 1, 0.05, 0.2, 1.2}, {1, 2, 2, 0.15, 0.3, 1.3}, {2, 3, 1, 1.25, 1.4, 2.4}, {3, 4, 2, 1.35, 1.5, 2.5}},
+              {{0, 1, 1, 0.05, 0.2, 1.2},
+               {1, 2, 2, 0.15, 0.3, 1.3},
+               {2, 3, 1, 1.25, 1.4, 2.4},
+               {3, 4, 2, 1.35, 1.5, 2.5}},
               1e-3);
 }
 
@@ -287,60 +291,100 @@ TEST(SimulatorTest, chunk_sequence_is_the_dispatchers) {
 }
 
 TEST(SimulatorTest, two_level_scheduling_as_worked_out_by_hand) {
-  // 5 ranks, 2 groups {1: 2} and {3: 4}, group masters do not compute; root: static over the 2
-  // groups (h = 0.1 ms per message), groups: ss (g = 0.05 ms), tasks of 1 ms. Group 1 gets tasks 0-1
-  // at 0.1 (root's reply), serves its waiting member by 0.15: tasks [0.15, 1.15], [1.2, 2.2]. Group
-  // 2's root chunk (2-3) leaves the root at 0.2: [0.25, 1.25], [1.3, 2.3]. Makespan 2 + 2h + 2g.
-  SimConfig c = flat(5, PolicyKind::ss);
+  // 4 ranks in 2 groups (farm/topology.hpp): group 0 = rank 0 (schedules only) and rank 1, which
+  // asks rank 0 directly; group 1 = its group master, rank ceil(4 / 2) = 2, and its member 3.
+  // Rank 0: gss over its 2 requesters (rank 1, group master 2), h = 0.1 ms per message; the group
+  // master: ss, g = 0.05 ms; tasks of 1 ms.
+  //  0     rank 0 takes rank 1's request: ceil(4 / 2) = 2 tasks (0-1), reply at 0.1: [0.1, 2.1]
+  //  0.1   rank 0 takes the group master's request (for 1 chunk: 1 member): ceil(2 / 2) = task 2
+  //  0.2   the group master takes that reply up; its member has waited since 0: task 2 leaves at
+  //        0.25, [0.25, 1.25]; its pool is empty (< 2 * 1 * 1 tasks), so it asks again at 0.25:
+  //        task 3 (rank 0 at 0.25), then "no more" (rank 0 at 0.4)
+  //  1.25  rank 3 sends its results to rank 0 and its request to the group master: task 3,
+  //        [1.3, 2.3]. Makespan 2 + 2h + 2g = 2.3 ms.
+  // Rank 0 takes up 10 messages: rank 1's 3 (its 2 requests, its final), the group master's 3
+  // requests and its final, rank 3's results twice and its final. The group master takes up 6: rank
+  // 3's 3 requests and rank 0's 3 replies. Rank 0 is done at 2.6 ms: rank 3's results (2.3-2.4), the
+  // group master's final (2.4-2.5), rank 3's final (2.5-2.6).
+  SimConfig c = flat(4, PolicyKind::ss);
   c.groups = 2;
-  c.root_policy.kind = PolicyKind::static_block;
+  c.root_policy.kind = PolicyKind::gss;
   c.service = 0.1e-3;
   c.group_service = 0.05e-3;
   const SimResult r = simulate(c, 4, constant(1e-3));
   EXPECT_NEAR(r.makespan, 2.3e-3, kEps);
+  EXPECT_NEAR(r.finished, 2.6e-3, kEps);
+  EXPECT_EQ(r.groups, 2);
   EXPECT_EQ(r.computing_ranks, 2);
   EXPECT_EQ(r.root_chunks, 2U);
-  expect_rows(r,
-              {{0, 1, 2, 0.1, 0.15, 1.15}, {2, 3, 4, 0.2, 0.25, 1.25}, {1, 2, 2, 1.15, 1.2, 2.2}, {3, 4, 4, 1.25, 1.3, 2.3}},
-              1e-3);
+  EXPECT_EQ(r.master_messages, 10U);
+  EXPECT_EQ(r.group_messages_max, 6U);
+  expect_rows(r, {{0, 2, 1, 0, 0.1, 2.1}, {2, 3, 3, 0.2, 0.25, 1.25}, {3, 4, 3, 1.25, 1.3, 2.3}}, 1e-3);
 }
 
-TEST(SimulatorTest, hierarchy_relieves_a_saturated_root) {
-  // 65 ranks, ss, tasks of 100 us, 10 us per message, rank 0 only schedules. Flat: the master decides
+TEST(SimulatorTest, two_level_scheduling_on_a_saturated_rank_0) {
+  // 65 ranks, ss, tasks of 100 us, 10 us per message, rank 0 only schedules. Flat: rank 0 decides
   // one task per 10 us, so task 6399 is decided at 63.99 ms, replied at 64 and done at 64.1 ms.
   SimConfig c = flat(65, PolicyKind::ss);
   c.service = 10e-6;
   const SimResult f = simulate(c, 6400, constant(100e-6));
   EXPECT_NEAR(f.makespan, 64.1e-3, 1e-9);
   EXPECT_NEAR(f.master_utilisation, 1.0, 0.01);
-  // 8 groups of 8 ranks (a group master and 7 workers): 56 workers, ideal 6400 * 100 us / 56 =
-  // 11.43 ms; a group master gets at most 7 requests per 110 us (< 1 per 10 us), so a worker waits
-  // at most 7 services per task: makespan <= 6400 / 56 * 170 us = 19.4 ms.
+
+  // 8 groups as the farm makes them: group 0 = ranks 0-8, then 7 group masters (ranks 9, 17, ...)
+  // with 7 members each: 57 computing ranks, ideal 6400 * 100 us / 57 = 11.2 ms. Rank 0's fac2 runs
+  // over 15 requesters, its 8 direct members and 7 group masters alike, so rank 1 (asking first)
+  // gets ceil(6400 / 30) = 214 tasks: 21.4 ms of work for one rank, sized for a group.
   c.groups = 8;
   const SimResult h = simulate(c, 6400, constant(100e-6));
-  EXPECT_EQ(h.computing_ranks, 56);
-  EXPECT_GT(h.makespan, 6400 * 100e-6 / 56);
-  EXPECT_LT(h.makespan, 6400.0 / 56 * 170e-6);
-  EXPECT_LT(h.master_utilisation, 0.2);
-  EXPECT_LT(h.makespan, 0.3 * f.makespan);
+  EXPECT_EQ(h.computing_ranks, 57);
+  ASSERT_FALSE(h.chunk_rows.empty());
+  EXPECT_EQ(h.chunk_rows[0].end - h.chunk_rows[0].begin, 214U);
+  EXPECT_EQ(h.chunk_rows[0].rank, 1);
+  EXPECT_GE(h.makespan, 214 * 100e-6);
+  // Members send their results straight to rank 0: it takes up a message per member chunk (ss: per
+  // task), 10 us each, so it stays saturated and is done no earlier than that many services.
+  std::uint64_t member_chunks = 0;
+  for (const SimChunk& k : h.chunk_rows) {
+    member_chunks += k.rank >= 9 ? 1 : 0;
+  }
+  EXPECT_GE(h.master_messages, member_chunks);
+  EXPECT_GE(h.finished, static_cast<double>(member_chunks) * 10e-6);
+
+  // Results through the group masters (not the farm's design): rank 0 takes up a few messages per
+  // root chunk, is done with the last task, and the makespan is down to the 214-task chunks.
+  c.results_through_group_masters = true;
+  const SimResult g = simulate(c, 6400, constant(100e-6));
+  std::uint64_t forwarded_chunks = 0;
+  for (const SimChunk& k : g.chunk_rows) {
+    forwarded_chunks += k.rank >= 9 ? 1 : 0;
+  }
+  EXPECT_LT(g.master_messages * 10, forwarded_chunks);
+  EXPECT_LT(g.finished - g.makespan, 1e-3);
+  EXPECT_GE(g.makespan, 214 * 100e-6);
+  EXPECT_LT(g.makespan, h.makespan);
 }
 
-TEST(SimulatorTest, group_masters_that_compute_count_as_ranks) {
+TEST(SimulatorTest, groups_follow_the_farms_topology) {
+  // 9 ranks, 2 groups: group 0 = ranks 0-4, group 1 = group master 5 (ceil(9 / 2)) and 6-8. Rank 0
+  // computes, the group master does not: 8 computing ranks, and no chunk for rank 5.
   SimConfig c = flat(9, PolicyKind::fac2);
   c.master_computes = true;
   c.groups = 2;
   c.service = 1e-6;
   c.latency = 1e-6;
   c.prefetch = SimPrefetch::automatic;
-  const TaskCost lognormalish = [](TaskIndex i) { return 1e-3 * static_cast<double>(1 + (i * 7919) % 13); };
-  const SimResult r = simulate(c, 5000, lognormalish);
+  const TaskCost irregular = [](TaskIndex i) { return 1e-3 * static_cast<double>(1 + (i * 7919) % 13); };
+  const SimResult r = simulate(c, 5000, irregular);
   EXPECT_EQ(r.computing_ranks, 8);
   TaskIndex covered = 0;
+  std::set<int> ranks;
   for (const SimChunk& k : r.chunk_rows) {
     covered += k.end - k.begin;
-    EXPECT_NE(k.rank, 0);  // the root only schedules
+    ranks.insert(k.rank);
   }
   EXPECT_EQ(covered, 5000U);
+  EXPECT_EQ(ranks, (std::set<int>{0, 1, 2, 3, 4, 6, 7, 8}));
   EXPECT_GT(r.efficiency, 0.95);
 }
 
@@ -362,10 +406,14 @@ std::string error_of(const SimConfig& c, TaskIndex n, const TaskCost& cost) {
 
 TEST(SimulatorTest, impossible_configurations_are_input_errors) {
   SimConfig c = flat(4, PolicyKind::ss);
-  c.groups = 2;
+  c.groups = 3;
   EXPECT_EQ(error_of(c, 10, constant(1.0)),
-            "simulate: 2 groups on 4 ranks leave a group with no computing rank (at most 1 groups: a group master "
-            "and a worker each)");
+            "simulate: 3 groups need at least 6 ranks (a group master and a member each), got 4");
+  c.groups = 2;
+  c.root_policy.kind = PolicyKind::static_block;
+  EXPECT_EQ(error_of(c, 10, constant(1.0)),
+            "simulate: root policy: expected a policy that needs no per-worker settings (ss, gss, tss, fac2, mfsc, "
+            "awf*, af, auto), got \"static\"");
   c.groups = 0;
   c.speed = {1.0, 2.0};
   EXPECT_EQ(error_of(c, 10, constant(1.0)), "simulate: 2 speed factors for 4 ranks");
@@ -446,7 +494,8 @@ mean_ms = 1000.0
             "           2            3      1     1.000000     1.000000     2.000000\n"
             "           3            4      2     1.000000     1.000000     2.000000\n");
   EXPECT_NE(out.find("simulated on 3 ranks (2 computing; rank 0 only schedules)"), std::string::npos) << out;
-  EXPECT_NE(out.find("  makespan   2 s (ideal 2 s: the work spread evenly)\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("  makespan   2 s (ideal 2 s: the work spread evenly); rank 0 done at 2 s\n"), std::string::npos)
+      << out;
   EXPECT_NE(out.find("  efficiency 1.0000\n"), std::string::npos) << out;
   EXPECT_NE(out.find("  chunks     4\n"), std::string::npos) << out;
 }
@@ -500,8 +549,7 @@ TEST_F(SimulateCommandTest, bad_input_is_one_line) {
             "error: --root-policy: unknown policy \"best\"; expected one of: " +
                 std::string(schedule::policy_names_help()));
   EXPECT_EQ(simulate({job, "--ranks", "3", "--groups", "3"}),
-            "error: simulate: 3 groups on 3 ranks leave a group with no computing rank (at most 2 groups: one per "
-            "rank besides rank 0)");
+            "error: simulate: 3 groups need at least 6 ranks (a group master and a member each), got 3");
   EXPECT_EQ(simulate({(dir_ / "missing.toml").string(), "--ranks", "2"}),
             "error: " + (dir_ / "missing.toml").string() + ": cannot read the job file (No such file or directory)");
   EXPECT_THROW(simulate({job, "--ranks", "0"}), CLI::ValidationError);

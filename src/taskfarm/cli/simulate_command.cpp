@@ -29,9 +29,10 @@ struct SimulateArgs {
   double service_us = 5.0;
   double latency_us = 2.0;
   double chunk_service_us = 0.0;
-  int groups = 0;
+  int groups = -1;                 // < 0: the job's [schedule] groups
+  bool forward_results = false;
   double group_service_us = -1.0;  // < 0: --service-us
-  std::string root_policy = "fac2";
+  std::string root_policy;         // "": the job's [schedule] root_policy
   std::string prefetch;  // "" = the job's
   std::string costs;
   bool chunks = false;
@@ -158,20 +159,22 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
   config.ranks = args.ranks;
   config.policy = spec.schedule.policy;
   config.master_computes = spec.schedule.master_computes;
-  config.groups = args.groups;
+  config.groups = args.groups >= 0 ? args.groups : static_cast<int>(spec.schedule.groups);
+  config.results_through_group_masters = args.forward_results;
   config.service = args.service_us * 1e-6;
   config.service_per_chunk = args.chunk_service_us * 1e-6;
   config.group_service = args.group_service_us < 0 ? -1.0 : args.group_service_us * 1e-6;
   config.latency = args.latency_us * 1e-6;
   config.record_chunks = args.chunks;
-  const auto root_kind = schedule::parse_policy_kind(args.root_policy);
-  if (!root_kind) {
-    throw InputError(fmt::format("--root-policy: unknown policy \"{}\"; expected one of: {}", args.root_policy,
-                                 schedule::policy_names_help()));
-  }
-  config.root_policy.kind = *root_kind;
-  if (*root_kind == schedule::PolicyKind::fsc) {
-    config.root_policy.chunk = std::max<TaskIndex>(1, n / (4 * static_cast<TaskIndex>(std::max(args.groups, 1))));
+  config.root_policy = spec.schedule.root_policy;
+  if (!args.root_policy.empty()) {
+    const auto root_kind = schedule::parse_policy_kind(args.root_policy);
+    if (!root_kind) {
+      throw InputError(fmt::format("--root-policy: unknown policy \"{}\"; expected one of: {}", args.root_policy,
+                                   schedule::policy_names_help()));
+    }
+    config.root_policy = schedule::PolicySpec{};
+    config.root_policy.kind = *root_kind;
   }
   apply_prefetch(args.prefetch, spec.schedule.prefetch, config);
 
@@ -202,14 +205,18 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
                  c.finished);
     }
   }
-  const bool hier = args.groups > 0;
-  fmt::print("{}: simulated on {} ranks ({} computing{})\n", args.job, args.ranks, r.computing_ranks,
-             hier ? fmt::format("; {} group masters{}", args.groups, config.master_computes ? " compute too" : "")
-             : (config.master_computes || args.ranks == 1) ? "; rank 0 computes too"
-                                                           : "; rank 0 only schedules");
+  const bool hier = r.groups > 0;
+  const bool local = config.master_computes || args.ranks == 1;
+  fmt::print("{}: simulated on {} ranks ({} computing; rank 0 {}{})\n", args.job, args.ranks, r.computing_ranks,
+             local ? "computes too" : "only schedules",
+             hier ? fmt::format("; {} groups, {} group masters", r.groups, r.groups - 1) : "");
   fmt::print("  tasks      {} ({}), {:.6g} s of work in all\n", n, cost_source, r.total_cost);
   fmt::print("  schedule   {}{}, prefetch {}\n", schedule::policy_name(config.policy.kind),
-             hier ? fmt::format(" in each group, {} over the groups at rank 0", schedule::policy_name(*root_kind)) : "",
+             hier ? fmt::format(" in each group, {} at rank 0; results {}",
+                                schedule::policy_name(config.root_policy.kind),
+                                config.results_through_group_masters ? "through the group masters (what-if)"
+                                                                     : "straight to rank 0")
+                  : "",
              prefetch_text(config));
   fmt::print("  messages   {:g} us per message{} at {}, {:g} us latency one way\n", args.service_us,
              args.chunk_service_us > 0 ? fmt::format(" + {:g} us per chunk", args.chunk_service_us) : "",
@@ -218,9 +225,10 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
                   : "the master",
              args.latency_us);
   const double ideal = r.computing_ranks > 0 ? r.total_cost / r.computing_ranks : 0.0;
-  fmt::print("  makespan   {:.6g} s (ideal {:.6g} s: the work spread evenly)\n", r.makespan, ideal);
+  fmt::print("  makespan   {:.6g} s (ideal {:.6g} s: the work spread evenly); rank 0 done at {:.6g} s\n", r.makespan,
+             ideal, r.finished);
   fmt::print("  efficiency {:.4f}\n", r.efficiency);
-  fmt::print("  master     {:.1f} % busy, {} messages{}\n", 100.0 * r.master_utilisation, r.master_messages,
+  fmt::print("  rank 0     {:.1f} % busy, {} messages{}\n", 100.0 * r.master_utilisation, r.master_messages,
              hier ? fmt::format(", {} chunks to group masters", r.root_chunks) : "");
   if (hier) {
     fmt::print("  groups     busiest group master {:.1f} % busy, {} messages\n", 100.0 * r.group_utilisation_max,
@@ -248,14 +256,15 @@ void add_simulate_command(CLI::App& app, const app::Registry& registry, std::fun
   cmd->add_option("--chunk-service-us", args->chunk_service_us, "master's extra time per chunk in a reply (us)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--groups", args->groups, "G group masters under rank 0 (two-level scheduling); 0 = flat")
-      ->capture_default_str()
+  cmd->add_option("--groups", args->groups, "two-level scheduling in G groups, 0 or 1 = flat (default: the job's)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--results-via-group-masters", args->forward_results,
+                "what-if: members send results to their group master, which forwards them (the farm sends them to "
+                "rank 0)");
   cmd->add_option("--group-service-us", args->group_service_us,
                   "a group master's time per message (default: --service-us)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--root-policy", args->root_policy, "with --groups: rank 0's policy over the groups")
-      ->capture_default_str();
+  cmd->add_option("--root-policy", args->root_policy, "with groups: rank 0's policy (default: the job's)");
   cmd->add_option("--prefetch", args->prefetch, "none, auto or chunks ahead (default: the job's [schedule] prefetch)");
   cmd->add_option("--costs", args->costs, "take task costs from an earlier output's /tasks/seconds");
   cmd->add_flag("--chunks", args->chunks, "print every chunk: begin, end, rank, assigned, started, finished");

@@ -89,63 +89,88 @@ class ChunkQueue {
   std::size_t head_ = 0;
 };
 
+enum class MessageKind : std::uint8_t {
+  from_worker,     // a worker's request, results or final message
+  from_group,      // a group master's request (or final message) to rank 0
+  reply_to_group,  // rank 0's reply to a group master: it queues like any message there
+};
+
 /// A message in flight or waiting at a master. Slots are recycled, so their vectors keep their
 /// capacity and a steady-state run allocates nothing per message.
 struct Message {
-  int from = -1;           // worker id, or (to the root) group index
-  bool refill = false;     // the root's reply to a group master
+  MessageKind kind = MessageKind::from_worker;
+  int from = -1;           // worker id, or the group master's id
   bool no_more = false;    // reply: nothing more for the receiver
-  bool final = false;      // a worker's last message
+  bool final = false;      // the sender's last message
   std::uint32_t want = 0;  // chunks asked for
   std::vector<ChunkReport> reports;
   std::vector<Assigned> chunks;
 };
 
-/// A root chunk a group master has not yet seen all reports of.
+/// A root chunk a forwarding group master has not yet seen all reports of.
 struct Outstanding {
   TaskRange range;
-  double overhead = 0.0;  // from the root's decision to the group master taking it up
+  double overhead = 0.0;  // from rank 0's decision to the group master taking the reply up
   TaskIndex left = 0;
   double compute_seconds = 0.0;
   Moments moments;
 };
 
+/// One root chunk in a group master's pool, split by its own dispatcher (farm/group_master.cpp).
+struct PoolEntry {
+  TaskRange range;
+  std::unique_ptr<ChunkDispatcher> dispatcher;
+};
+
 struct Master {
   int rank = 0;
   double service = 0.0;
-  int n_workers = 0;  // the policy's workers
-  std::unique_ptr<ChunkDispatcher> dispatcher;
   std::deque<std::uint32_t> fifo;  // message slots waiting to be taken up
   bool busy = false;
   double busy_seconds = 0.0;
   double last_done = 0.0;
   std::uint64_t messages = 0;
+  // Rank 0.
+  int n_workers = 0;  // its policy's workers
+  std::unique_ptr<ChunkDispatcher> dispatcher;
   int local = -1;  // worker id of its compute thread
-  // Group masters only.
-  int group = -1;
-  bool refill_in_flight = false;
-  bool parent_done = false;
-  std::vector<std::uint32_t> deferred;  // member requests waiting for the next root chunk
+  // Group masters.
+  int root_index = 0;  // its worker number in rank 0's policy
+  int members = 0;
+  std::deque<PoolEntry> pool;
+  TaskIndex pool_tasks = 0;
+  TaskIndex last_piece = 1;  // size of the last sub-chunk handed out
+  std::vector<std::uint32_t> waiting;  // member requests not answered yet, oldest first
+  int active = 0;                      // members not yet told "no more work"
+  bool root_in_flight = false;
+  bool root_done = false;
+  bool final_sent = false;
+  // Group masters that forward results (SimConfig::results_through_group_masters).
   std::vector<Outstanding> outstanding;
-  std::vector<ChunkReport> root_reports;  // for the next request to the root
+  std::vector<ChunkReport> root_reports;  // for its next message to rank 0
+  bool results_pending = false;
+  double last_send = 0.0;
 };
 
 struct Worker {
   int rank = 0;
-  int master = 0;
-  int index = 0;  // the policy's worker number
+  int scheduler = 0;     // master id its requests go to
+  int results_to = 0;    // master id its results and reports go to
+  int index = 0;         // its number in its scheduler's policy
+  int root_index = 0;    // the number rank 0's policy files its reports under
   double speed = 1.0;
-  bool local = false;  // a master's compute thread: no messages
+  bool local = false;  // rank 0's compute thread: no messages
   ChunkQueue queue;
   TaskIndex cursor = 0;      // next task of queue.front()
-  TaskIndex stop = 0;        // end of the segment being computed
+  TaskIndex stop = 0;        // end of the piece being computed
   TaskIndex rest_tasks = 0;  // tasks in queue[1..]
   bool in_flight = false;
   bool no_more = false;
-  bool waiting = false;  // idle, polling for a reply (or, local, for the next root chunk)
+  bool waiting = false;             // idle, polling for a reply
+  bool results_pending = false;     // computed tasks whose results have not been sent
   std::uint32_t arrived = kNoSlot;  // a reply that came while computing: seen after the piece
   double sent_at = 0.0;
-  double last_send = 0.0;  // local: last time its reports were handed to the master
+  double last_send = 0.0;  // local: last time its reports were handed to rank 0
   double rtt = -1.0;
   double task_time = -1.0;
   double chunk_tasks = -1.0;
@@ -155,7 +180,7 @@ struct Worker {
   std::vector<ChunkReport> unreported;
 };
 
-enum class EventKind : std::uint8_t { arrive, serve_done, reply, segment_done, wake };
+enum class EventKind : std::uint8_t { arrive, serve_done, reply, segment_done };
 
 struct Event {
   double time;
@@ -178,6 +203,19 @@ struct Outgoing {
   std::uint32_t slot;
 };
 
+/// Rank layout of farm/topology.hpp: G >= 2 contiguous groups, group g from rank ceil(g P / G);
+/// group 0's master is rank 0 itself.
+struct Topology {
+  int size;
+  int groups;
+  [[nodiscard]] int group_of(int rank) const noexcept {
+    return static_cast<int>(static_cast<long long>(rank) * groups / size);
+  }
+  [[nodiscard]] int group_master(int g) const noexcept {
+    return static_cast<int>((static_cast<long long>(g) * size + groups - 1) / groups);
+  }
+};
+
 void check_config(const SimConfig& c) {
   const auto finite_non_negative = [](double x) { return std::isfinite(x) && x >= 0; };
   if (c.ranks < 1) {
@@ -190,14 +228,20 @@ void check_config(const SimConfig& c) {
   if (c.groups < 0) {
     throw InputError(fmt::format("simulate: groups: expected 0 (flat) or more, got {}", c.groups));
   }
-  if (c.groups > 0) {
-    const int most = c.master_computes ? c.ranks - 1 : (c.ranks - 1) / 2;
-    if (c.groups > most) {
-      throw InputError(fmt::format("simulate: {} groups on {} ranks leave a group with no computing rank (at most {} "
-                                   "{})",
-                                   c.groups, c.ranks, most,
-                                   c.master_computes ? "groups: one per rank besides rank 0"
-                                                     : "groups: a group master and a worker each"));
+  if (c.groups >= 2) {
+    if (2 * static_cast<long long>(c.groups) > c.ranks) {
+      throw InputError(fmt::format("simulate: {} groups need at least {} ranks (a group master and a member each), "
+                                   "got {}",
+                                   c.groups, 2 * static_cast<long long>(c.groups), c.ranks));
+    }
+    const PolicyKind k = c.root_policy.kind;
+    if (k == PolicyKind::static_block || k == PolicyKind::fsc || k == PolicyKind::wf) {
+      throw InputError(fmt::format("simulate: root policy: expected a policy that needs no per-worker settings (ss, "
+                                   "gss, tss, fac2, mfsc, awf*, af, auto), got \"{}\"",
+                                   policy_name(k)));
+    }
+    if (!c.policy.weights.empty()) {
+      throw InputError("simulate: per-worker weights cannot be combined with groups");
     }
   }
   if (c.prefetch == SimPrefetch::fixed && (c.prefetch_chunks < 1 || c.prefetch_chunks > kMaxWant - 1)) {
@@ -244,9 +288,6 @@ class Simulation {
         case EventKind::segment_done:
           segment_done(static_cast<int>(e.target), e.time);
           break;
-        case EventKind::wake:
-          wake(static_cast<int>(e.target), e.time);
-          break;
       }
     }
     if (tasks_done_ != n_tasks_) {
@@ -258,60 +299,70 @@ class Simulation {
   }
 
  private:
-  [[nodiscard]] bool hierarchical() const noexcept { return config_.groups > 0; }
-  [[nodiscard]] bool is_group(const Master& m) const noexcept { return m.group >= 0; }
+  [[nodiscard]] bool forwarding() const noexcept { return config_.results_through_group_masters; }
 
   void build() {
     const int p = config_.ranks;
     const auto speed = [&](int rank) { return config_.speed.empty() ? 1.0 : config_.speed[rank]; };
     const bool mc = config_.master_computes || p == 1;
-    const std::vector<TaskRange> all{{0, n_tasks_}};
-    if (!hierarchical()) {
-      Master& root = masters_.emplace_back();
-      root.service = config_.service;
-      root.n_workers = p - 1 + (mc ? 1 : 0);
-      root.dispatcher = std::make_unique<ChunkDispatcher>(config_.policy, all, root.n_workers);
-      if (mc) {
-        root.local = add_worker(0, 0, 0, speed(0), true);
-      }
-      for (int r = 1; r < p; ++r) {
-        add_worker(r, 0, mc ? r : r - 1, speed(r), false);
-      }
-      computing_ranks_ = root.n_workers;
-      return;
-    }
-    const int g_count = config_.groups;
-    Master& root = masters_.emplace_back();
-    root.service = config_.service;
-    root.n_workers = g_count;
-    root.dispatcher = std::make_unique<ChunkDispatcher>(config_.root_policy, all, g_count);
+    groups_ = config_.groups >= 2 ? config_.groups : 1;
+    const Topology topo{p, groups_};
     const double group_service = config_.group_service < 0 ? config_.service : config_.group_service;
-    const int others = p - 1;
-    int first = 1;
-    for (int g = 0; g < g_count; ++g) {
-      const int size = others / g_count + (g < others % g_count ? 1 : 0);
-      const int id = static_cast<int>(masters_.size());
+
+    masters_.emplace_back();  // rank 0
+    std::vector<int> master_of_group(static_cast<std::size_t>(groups_), 0);
+    for (int g = 1; g < groups_; ++g) {
+      master_of_group[static_cast<std::size_t>(g)] = static_cast<int>(masters_.size());
       Master& m = masters_.emplace_back();
-      m.rank = first;
-      m.group = g;
+      m.rank = topo.group_master(g);
       m.service = group_service;
-      m.n_workers = size - 1 + (mc ? 1 : 0);
-      if (mc) {
-        masters_[id].local = add_worker(first, id, 0, speed(first), true);
-      }
-      for (int k = 1; k < size; ++k) {
-        add_worker(first + k, id, (mc ? 0 : -1) + k, speed(first + k), false);
-      }
-      computing_ranks_ += masters_[id].n_workers;
-      first += size;
     }
+    // Rank 0's policy numbers its compute thread, then every rank that asks it directly, group
+    // masters included, in rank order (farm/master.cpp, requesters()).
+    int next = mc ? 1 : 0;
+    if (mc) {
+      masters_[0].local = add_worker(0, 0, 0, speed(0), true);
+    }
+    for (int r = 1; r < p; ++r) {
+      const int g = topo.group_of(r);
+      if (g == 0) {
+        const int w = add_worker(r, 0, next++, speed(r), false);
+        workers_[w].root_index = workers_[w].index;
+        continue;
+      }
+      Master& m = masters_[master_of_group[static_cast<std::size_t>(g)]];
+      if (r == m.rank) {
+        m.root_index = next++;
+        continue;
+      }
+      const int id = master_of_group[static_cast<std::size_t>(g)];
+      const int w = add_worker(r, id, m.members++, speed(r), false);
+      workers_[w].results_to = forwarding() ? id : 0;
+      workers_[w].root_index = m.root_index;
+    }
+    for (std::size_t i = 1; i < masters_.size(); ++i) {
+      masters_[i].active = masters_[i].members;
+    }
+    Master& root = masters_[0];
+    root.service = config_.service;
+    root.n_workers = next;
+    PolicySpec spec = config_.policy;
+    if (groups_ > 1) {
+      spec = config_.root_policy;  // sized for the groups; the job's lower bound still applies
+      spec.min_chunk = config_.policy.min_chunk;
+      spec.max_chunk = 0;
+    }
+    root.dispatcher = std::make_unique<ChunkDispatcher>(spec, std::vector<TaskRange>{{0, n_tasks_}}, root.n_workers);
+    computing_ranks_ = static_cast<int>(workers_.size());
   }
 
-  int add_worker(int rank, int master, int index, double speed, bool local) {
+  int add_worker(int rank, int scheduler, int index, double speed, bool local) {
     Worker& w = workers_.emplace_back();
     w.rank = rank;
-    w.master = master;
+    w.scheduler = scheduler;
+    w.results_to = scheduler;
     w.index = index;
+    w.root_index = index;
     w.speed = speed;
     w.local = local;
     return static_cast<int>(workers_.size() - 1);
@@ -321,11 +372,10 @@ class Simulation {
   void start() {
     std::size_t next_worker = 0;
     for (int m = 1; m < static_cast<int>(masters_.size()); ++m) {
-      // Workers of lower ranks first, then the group master's request to the root.
       while (next_worker < workers_.size() && workers_[next_worker].rank < masters_[m].rank) {
         start_worker(static_cast<int>(next_worker++));
       }
-      maybe_refill(m, 0.0);
+      after_service(m, 0.0);  // its first request to rank 0
     }
     while (next_worker < workers_.size()) {
       start_worker(static_cast<int>(next_worker++));
@@ -357,8 +407,9 @@ class Simulation {
 
   void free_message(std::uint32_t slot) {
     Message& m = messages_[slot];
+    m.kind = MessageKind::from_worker;
     m.from = -1;
-    m.refill = m.no_more = m.final = false;
+    m.no_more = m.final = false;
     m.want = 0;
     m.reports.clear();
     m.chunks.clear();
@@ -376,22 +427,33 @@ class Simulation {
 
   // ---- workers -------------------------------------------------------------------------------
 
-  /// A worker's message to its master (requests ask for `want` > 0 chunks); it carries the reports
-  /// of the chunks finished since the last one.
+  /// A worker's message (requests ask for `want` > 0 chunks) carrying the reports of the chunks
+  /// finished since its last one. A member of a group of the real farm sends two: results to rank 0
+  /// (when it has any), the request to its group master (farm/worker.cpp).
   void send(int w, std::uint32_t want, bool final, double now) {
     Worker& wk = workers_[w];
-    const std::uint32_t slot = new_message();
-    Message& msg = messages_[slot];
-    msg.from = w;
-    msg.want = want;
-    msg.final = final;
-    msg.reports.swap(wk.unreported);  // the worker keeps the slot's empty vector and its capacity
+    const bool split = wk.results_to != wk.scheduler;
+    if (!split || wk.results_pending || final) {
+      const std::uint32_t slot = new_message();
+      Message& msg = messages_[slot];
+      msg.from = w;
+      msg.want = split ? 0 : want;
+      msg.final = final;
+      msg.reports.swap(wk.unreported);  // the worker keeps the slot's empty vector and its capacity
+      push(now + config_.latency, EventKind::arrive, wk.results_to, slot);
+      wk.results_pending = false;
+    }
+    if (split && want > 0) {
+      const std::uint32_t slot = new_message();
+      messages_[slot].from = w;
+      messages_[slot].want = want;
+      push(now + config_.latency, EventKind::arrive, wk.scheduler, slot);
+    }
     if (want > 0) {
       wk.in_flight = true;
       wk.sent_at = now;
     }
     wk.last_send = now;
-    push(now + config_.latency, EventKind::arrive, wk.master, slot);
   }
 
   [[nodiscard]] std::uint32_t auto_want(const Worker& wk) const {
@@ -405,8 +467,7 @@ class Simulation {
   void step(int w, double now) {
     Worker& wk = workers_[w];
     if (wk.arrived != kNoSlot) {
-      const std::uint32_t slot = std::exchange(wk.arrived, kNoSlot);
-      take_reply(w, slot, now);
+      take_reply(w, std::exchange(wk.arrived, kNoSlot), now);
     }
     if (wk.queue.empty()) {
       if (wk.local) {
@@ -486,6 +547,7 @@ class Simulation {
     Worker& wk = workers_[w];
     const TaskIndex done = wk.stop - wk.cursor;
     tasks_done_ += done;
+    wk.results_pending = true;
     wk.task_time = ewma(wk.task_time, wk.segment_seconds / static_cast<double>(done), kTaskTimeAlpha);
     wk.cursor = wk.stop;
     if (wk.local && now - wk.last_send >= kLocalPushSeconds) {
@@ -511,11 +573,11 @@ class Simulation {
     step(w, now);
   }
 
-  /// A local worker hands its finished chunks' reports to its master (no message).
+  /// Rank 0's compute thread hands its finished chunks' reports over (no message).
   void hand_over(int w, double now) {
     Worker& wk = workers_[w];
     for (const ChunkReport& r : wk.unreported) {
-      observe(wk.master, r, now);
+      observe(0, r, now);
     }
     wk.unreported.clear();
     wk.last_send = now;
@@ -550,48 +612,47 @@ class Simulation {
     free_message(slot);
   }
 
-  void wake(int w, double now) {
-    if (workers_[w].waiting) {
-      workers_[w].waiting = false;
-      step(w, now);
-    }
-  }
-
-  /// A master's compute thread takes its next chunk straight from the dispatcher; finding none, it
-  /// hands over what it has and stops (or, at a group master, waits for the next root chunk).
+  /// Rank 0's compute thread takes its next chunk straight from the dispatcher; finding none, it
+  /// hands over what it has and stops.
   bool take_local(int w, double now) {
     Worker& wk = workers_[w];
-    Master& m = masters_[wk.master];
-    const auto chunk = m.dispatcher ? m.dispatcher->next(wk.index) : std::nullopt;
+    const auto chunk = masters_[0].dispatcher->next(wk.index);
     if (chunk) {
       wk.queue.push_back({*chunk, now, record(*chunk, wk.rank, now)});
       wk.cursor = chunk->begin;
-      maybe_refill(wk.master, now);
       return true;
     }
     if (!wk.unreported.empty()) {
       hand_over(w, now);
-    }
-    if (is_group(m) && !m.parent_done) {
-      wk.waiting = true;  // woken when the next root chunk is installed
-      maybe_refill(wk.master, now);
     }
     return false;
   }
 
   // ---- masters -------------------------------------------------------------------------------
 
-  void observe(int id, const ChunkReport& report, double now) {
+  /// Passes a report to master `id`'s policy: rank 0 files it under the sender's rank 0 number (a
+  /// group member's reports count for its group), a group master under the member's own.
+  void observe(int id, ChunkReport report, double now) {
     Master& m = masters_[id];
-    if (m.dispatcher) {
+    if (id == 0) {
       m.dispatcher->observe(report);
+    } else {
+      for (PoolEntry& e : m.pool) {
+        if (e.range.contains(report.range.begin)) {
+          e.dispatcher->observe(report);
+          break;
+        }
+      }
+      aggregate(m, report);
     }
     if (config_.on_observe) {
       config_.on_observe(m.rank, report, now);
     }
-    if (!is_group(m)) {
-      return;
-    }
+  }
+
+  /// A forwarding group master reports a root chunk to rank 0 once all its tasks are reported, as
+  /// one worker `members` times as fast.
+  void aggregate(Master& m, const ChunkReport& report) {
     for (auto it = m.outstanding.begin(); it != m.outstanding.end(); ++it) {
       if (!it->range.contains(report.range.begin)) {
         continue;
@@ -601,9 +662,8 @@ class Simulation {
       it->compute_seconds += report.compute_seconds;
       it->moments.merge(n, report.task_mean, report.task_variance * static_cast<double>(n > 1 ? n - 1 : 0));
       if (it->left == 0) {
-        // The group reports as one worker n_workers times as fast.
-        const double k = m.n_workers;
-        m.root_reports.push_back({m.group, it->range, it->compute_seconds / k, it->moments.mean / k,
+        const double k = m.members;
+        m.root_reports.push_back({m.root_index, it->range, it->compute_seconds / k, it->moments.mean / k,
                                   it->moments.variance() / (k * k), it->overhead});
         m.outstanding.erase(it);
       }
@@ -611,25 +671,9 @@ class Simulation {
     }
   }
 
-  /// A group master asks the root for its next chunk once the current one is all handed out.
-  void maybe_refill(int id, double leave) {
-    Master& m = masters_[id];
-    if (!is_group(m) || m.parent_done || m.refill_in_flight || (m.dispatcher && !m.dispatcher->exhausted())) {
-      return;
-    }
-    m.refill_in_flight = true;
-    const std::uint32_t slot = new_message();
-    Message& msg = messages_[slot];
-    msg.from = m.group;
-    msg.want = 1;
-    msg.reports.swap(m.root_reports);
-    push(leave + config_.latency, EventKind::arrive, 0, slot);
-  }
-
   void arrive(int id, std::uint32_t slot, double now) {
-    Master& m = masters_[id];
-    m.fifo.push_back(slot);
-    if (!m.busy) {
+    masters_[id].fifo.push_back(slot);
+    if (!masters_[id].busy) {
       take_up(id, now);
     }
   }
@@ -649,16 +693,7 @@ class Simulation {
     const std::uint32_t slot = masters_[id].fifo.front();
     masters_[id].fifo.pop_front();
     outbox_.clear();
-    std::size_t handed = 0;
-    if (messages_[slot].refill) {
-      handed = install_refill(id, slot, now);
-    } else {
-      for (const ChunkReport& r : messages_[slot].reports) {
-        observe(id, r, now);
-      }
-      messages_[slot].reports.clear();
-      handed = messages_[slot].want > 0 ? answer(id, slot, now) : (free_message(slot), 0);
-    }
+    const std::size_t handed = id == 0 ? take_up_at_rank0(slot, now) : take_up_at_group(id, slot, now);
     Master& m = masters_[id];
     const double duration = m.service + config_.service_per_chunk * static_cast<double>(handed);
     m.busy = true;
@@ -668,91 +703,163 @@ class Simulation {
     for (const Outgoing& o : outbox_) {
       push(leave + config_.latency, o.to_worker ? EventKind::reply : EventKind::arrive, o.target, o.slot);
     }
-    maybe_refill(id, leave);
+    if (id != 0) {
+      after_service(id, leave);
+    }
     push(leave, EventKind::serve_done, id);
   }
 
-  /// Answers a request; returns the chunks handed out. A group master with nothing to hand out
-  /// before the root has said "no more" keeps the request until its next root chunk.
-  std::size_t answer(int id, std::uint32_t slot, double now) {
-    Master& m = masters_[id];
-    const Message& req = messages_[slot];
-    const bool from_group = hierarchical() && id == 0;
-    const int index = from_group ? req.from : workers_[req.from].index;
-    const int rank = from_group ? masters_[req.from + 1].rank : workers_[req.from].rank;
-    const std::uint32_t want = req.want;
-    const int from = req.from;
-    const std::uint32_t reply = new_message();  // may reallocate messages_: no references past here
-    std::vector<Assigned> chunks = std::move(messages_[reply].chunks);
-    bool no_more = false;
-    // As farm/master.cpp: one reply holds at most a factoring share ceil(R / 2P) of the remaining
-    // tasks beyond its first chunk, so a worker that overestimates what it needs cannot hoard.
+  std::size_t take_up_at_rank0(std::uint32_t slot, double now) {
+    const MessageKind kind = messages_[slot].kind;
+    const int from = messages_[slot].from;
+    for (ChunkReport r : messages_[slot].reports) {
+      if (kind == MessageKind::from_worker) {
+        r.worker = workers_[from].root_index;
+      }
+      observe(0, r, now);
+    }
+    const std::uint32_t want = messages_[slot].want;
+    free_message(slot);
+    if (want == 0) {
+      return 0;
+    }
+    // As Master::fill: at most a factoring share ceil(R / 2P) of the remaining tasks beyond the
+    // first chunk, so a worker that overestimates what it needs cannot hoard the job.
+    Master& m = masters_[0];
     const auto workers = static_cast<TaskIndex>(m.n_workers);
-    const TaskIndex share = m.dispatcher ? (m.dispatcher->remaining() + 2 * workers - 1) / (2 * workers) : 0;
+    const TaskIndex share = (m.dispatcher->remaining() + 2 * workers - 1) / (2 * workers);
+    const bool to_group = kind == MessageKind::from_group;
+    const int index = to_group ? masters_[from].root_index : workers_[from].index;
+    const std::uint32_t reply = new_message();
+    Message& out = messages_[reply];
     TaskIndex given = 0;
-    for (std::uint32_t k = 0; k < want && (k == 0 || given < share); ++k) {
-      const auto chunk = m.dispatcher ? m.dispatcher->next(index) : std::nullopt;
+    while (out.chunks.size() < want && (out.chunks.empty() || given < share)) {
+      const auto chunk = m.dispatcher->next(index);
       if (!chunk) {
-        no_more = !is_group(m) || m.parent_done;
         break;
       }
       given += chunk->size();
-      if (from_group) {
+      if (to_group) {
         ++root_chunks_;
-        chunks.push_back({*chunk, now, kNoRow});
+        out.chunks.push_back({*chunk, now, kNoRow});
       } else {
-        chunks.push_back({*chunk, now, record(*chunk, rank, now)});
+        out.chunks.push_back({*chunk, now, record(*chunk, workers_[from].rank, now)});
       }
     }
-    const std::size_t handed = chunks.size();
-    messages_[reply].chunks = std::move(chunks);
-    if (handed == 0 && !no_more) {
-      free_message(reply);
-      m.deferred.push_back(slot);
-      return 0;
+    out.no_more = out.chunks.empty();  // no retries here: nothing now is nothing ever
+    out.kind = MessageKind::reply_to_group;
+    outbox_.push_back({!to_group, from, reply});
+    return out.chunks.size();
+  }
+
+  std::size_t take_up_at_group(int id, std::uint32_t slot, double now) {
+    Master& m = masters_[id];
+    Message& msg = messages_[slot];
+    if (msg.kind == MessageKind::reply_to_group) {
+      m.root_in_flight = false;
+      m.root_done = m.root_done || msg.no_more;
+      for (const Assigned& a : msg.chunks) {
+        PoolEntry& e = m.pool.emplace_back();
+        e.range = a.range;
+        e.dispatcher = std::make_unique<ChunkDispatcher>(config_.policy, std::vector<TaskRange>{a.range}, m.members);
+        m.pool_tasks += a.range.size();
+        if (forwarding()) {
+          Outstanding& o = m.outstanding.emplace_back();
+          o.range = a.range;
+          o.overhead = now - a.assigned;
+          o.left = a.range.size();
+        }
+      }
+      free_message(slot);
+    } else {
+      for (const ChunkReport& r : msg.reports) {
+        observe(id, r, now);
+      }
+      msg.reports.clear();
+      m.results_pending = m.results_pending || (forwarding() && msg.from >= 0);
+      if (msg.want > 0) {
+        m.waiting.push_back(slot);
+      } else {
+        free_message(slot);
+      }
     }
-    free_message(slot);
-    Message& out = messages_[reply];
-    out.no_more = no_more;
-    out.refill = from_group;
-    outbox_.push_back({!from_group, from_group ? from + 1 : from, reply});
+    return serve_waiting(id, now);
+  }
+
+  /// A group master answers its waiting members, oldest first, from its pool of root chunks
+  /// (farm/group_master.cpp); returns the chunks handed out.
+  std::size_t serve_waiting(int id, double now) {
+    Master& m = masters_[id];
+    std::size_t handed = 0;
+    for (auto it = m.waiting.begin(); it != m.waiting.end();) {
+      const int w = messages_[*it].from;
+      const std::uint32_t want = messages_[*it].want;
+      const std::uint32_t reply = new_message();
+      Message& out = messages_[reply];
+      while (out.chunks.size() < want && !m.pool.empty()) {
+        const auto chunk = m.pool.front().dispatcher->next(workers_[w].index);
+        if (!chunk) {
+          if (m.pool.front().dispatcher->exhausted()) {
+            m.pool.pop_front();
+            continue;
+          }
+          break;  // the policy has nothing for this member in this chunk (static): wait for more
+        }
+        m.pool_tasks -= chunk->size();
+        m.last_piece = chunk->size();
+        out.chunks.push_back({*chunk, now, record(*chunk, workers_[w].rank, now)});
+      }
+      if (out.chunks.empty()) {
+        if (!(m.root_done && m.pool.empty())) {
+          free_message(reply);
+          ++it;
+          continue;
+        }
+        out.no_more = true;
+        --m.active;
+      }
+      handed += out.chunks.size();
+      outbox_.push_back({true, w, reply});
+      free_message(*it);
+      it = m.waiting.erase(it);
+    }
     return handed;
   }
 
-  /// A group master takes up the root's reply: a fresh dispatcher over the new root chunk (or "no
-  /// more"), then answers the members that have been waiting.
-  std::size_t install_refill(int id, std::uint32_t slot, double now) {
+  /// What a group master sends on its own once a message is dealt with: its request to rank 0
+  /// while about two rounds of sub-chunks are left, forwarded results, its final message.
+  void after_service(int id, double leave) {
     Master& m = masters_[id];
-    m.refill_in_flight = false;
-    const Message& msg = messages_[slot];
-    if (msg.chunks.empty()) {
-      m.parent_done = true;
-    } else {
-      const TaskRange range = msg.chunks.front().range;
-      m.dispatcher = std::make_unique<ChunkDispatcher>(config_.policy, std::vector<TaskRange>{range}, m.n_workers);
-      Outstanding& o = m.outstanding.emplace_back();
-      o.range = range;
-      o.overhead = now - msg.chunks.front().assigned;
-      o.left = range.size();
+    const bool ask =
+        !m.root_done && !m.root_in_flight && m.pool_tasks < 2 * static_cast<TaskIndex>(m.members) * m.last_piece;
+    const bool forward = forwarding() && m.results_pending && leave - m.last_send >= kResultSeconds;
+    const bool final = m.active == 0 && !m.final_sent;
+    if (!ask && !forward && !final) {
+      return;
     }
-    free_message(slot);
-    std::vector<std::uint32_t> waiting;
-    waiting.swap(m.deferred);
-    std::size_t handed = 0;
-    for (const std::uint32_t s : waiting) {
-      handed += answer(id, s, now);
+    const std::uint32_t slot = new_message();
+    Message& msg = messages_[slot];
+    msg.kind = MessageKind::from_group;
+    msg.from = id;
+    msg.want = ask ? static_cast<std::uint32_t>(m.members) : 0;
+    msg.final = final;
+    if (forwarding()) {
+      msg.reports.swap(m.root_reports);
+      m.results_pending = false;
     }
-    if (masters_[id].local >= 0) {
-      push(now, EventKind::wake, masters_[id].local);
-    }
-    return handed;
+    m.root_in_flight = m.root_in_flight || ask;
+    m.final_sent = m.final_sent || final;
+    m.last_send = leave;
+    push(leave + config_.latency, EventKind::arrive, 0, slot);
   }
 
   [[nodiscard]] SimResult result() {
     SimResult r;
     r.makespan = makespan_;
+    r.finished = std::max(makespan_, masters_[0].last_done);
     r.total_cost = total_cost_;
     r.computing_ranks = computing_ranks_;
+    r.groups = groups_ > 1 ? groups_ : 0;
     r.efficiency = makespan_ > 0 ? total_cost_ / (computing_ranks_ * makespan_) : 1.0;
     r.chunks = chunks_;
     r.root_chunks = root_chunks_;
@@ -774,7 +881,8 @@ class Simulation {
   const SimConfig& config_;
   TaskIndex n_tasks_;
   const TaskCost& cost_;
-  std::vector<Master> masters_;  // [0] is rank 0; [1 + g] the master of group g
+  int groups_ = 1;
+  std::vector<Master> masters_;  // [0] is rank 0; then the group masters of groups 1..G-1
   std::vector<Worker> workers_;
   std::vector<Message> messages_;
   std::vector<std::uint32_t> free_;

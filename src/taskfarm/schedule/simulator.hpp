@@ -48,28 +48,37 @@ enum class SimPrefetch {
 /// - Chunk sizes come from the real ChunkDispatcher and Policy, with workers numbered as the real
 ///   master numbers them (rank r is worker r, or r - 1 when rank 0 does not compute): for the same
 ///   order of requests the chunk sequence is the one the real farm hands out.
-/// - Hierarchy (`groups == G > 0`; two-level scheduling after Eleliemy & Ciorba, "Hierarchical
-///   dynamic loop self-scheduling on distributed-memory systems using an MPI+MPI approach", IPDPSW
-///   2019): ranks 1..P-1 form G contiguous groups of near-equal size; the first rank of each is its
-///   group master, the others its members. Rank 0 (the root) only schedules: it hands chunks sized by
-///   `root_policy` over the G groups to the group masters (each group counts as one worker). A group
-///   master hands chunks of its current root chunk, sized by `policy` over its computing members, to
-///   them (a fresh ChunkDispatcher per root chunk), serving one message at a time in `group_service`
-///   seconds; it asks the root for the next chunk as soon as the current one is all handed out, and
-///   members that ask meanwhile wait for it. With `master_computes` a group master also computes (as
-///   member 0, no messages). When all of a root chunk's tasks are reported, the group master reports
-///   it to the root on its next request as one worker m times as fast (m = its computing members:
-///   compute time and task mean divided by m, variance by m^2; overhead: from the root's decision to
-///   the group master taking its reply up). A worker's report gives as overhead the time from its
-///   master's decision to the chunk's first task.
-/// - Makespan: the time the last task finishes. Efficiency: sum of costs / (computing ranks *
-///   makespan), 1 when both are 0.
+/// - Two-level scheduling (`groups == G >= 2`), as farm/topology.hpp and farm/group_master.cpp do
+///   it (after Eleliemy & Ciorba, "Hierarchical dynamic loop self-scheduling on distributed-memory
+///   systems using an MPI+MPI approach", IPDPSW 2019): the ranks form G contiguous groups, group g
+///   from rank ceil(g P / G); rank 0 is group 0's master and serves its members directly; the first
+///   rank of every other group is a group master, which does not compute. Rank 0's policy is
+///   `root_policy` (with the job's min_chunk, no max_chunk) over its compute thread, its direct
+///   members and the G - 1 group masters. A group master asks rank 0 for as many chunks as it has
+///   members whenever fewer than 2 * members * (its last sub-chunk's size) tasks are left in its
+///   pool, splits each root chunk with `policy` over its members (one dispatcher per root chunk,
+///   oldest first), serves one message at a time in `group_service` seconds, and holds a member's
+///   request while its pool is empty. Members send requests to their group master but their
+///   results, reports and final message to rank 0, which files their reports under their group
+///   master's number: rank 0 still takes up a message per member chunk.
+///   With `results_through_group_masters` (not what the farm does; for comparison) members send
+///   everything to their group master, which passes their reports to the sub-chunk's policy and
+///   forwards results to rank 0 on its own requests or after a second without one; a root chunk is
+///   reported to rank 0 once all its tasks are, as one worker m times as fast (compute time and task
+///   mean divided by the m members, variance by m^2; overhead: from rank 0's decision to the group
+///   master taking the reply up).
+/// - A worker's report gives as overhead the time from its master's decision to the chunk's first
+///   task.
+/// - Makespan: the time the last task finishes; `finished`: when rank 0 has also taken up its last
+///   message (the run's wall time: results still queued at rank 0 are not yet written). Efficiency:
+///   sum of costs / (computing ranks * makespan), 1 when both are 0.
 struct SimConfig {
   int ranks = 1;                       ///< P, counting rank 0 (and the group masters)
-  PolicySpec policy;                   ///< the master's policy; with groups: each group master's
-  PolicySpec root_policy{};            ///< groups only: the root's policy over the groups (default fac2)
-  int groups = 0;                      ///< G group masters under rank 0; 0 = flat (one master)
-  bool master_computes = true;         ///< rank 0 (flat) or each group master (groups) computes too
+  PolicySpec policy;                   ///< the job's policy (with groups: each group master's)
+  PolicySpec root_policy{};            ///< with groups: rank 0's policy (default fac2)
+  int groups = 0;                      ///< G >= 2: two-level scheduling in G groups; 0 or 1 = flat
+  bool results_through_group_masters = false;  ///< with groups: the forwarding variant (see above)
+  bool master_computes = true;         ///< rank 0 computes too
   double service = 0.0;                ///< seconds the (root) master spends per message
   double service_per_chunk = 0.0;      ///< extra seconds per chunk a master hands out in a reply
   double group_service = -1.0;         ///< seconds a group master spends per message; < 0: `service`
@@ -96,11 +105,13 @@ struct SimChunk {
 /// @brief What a simulated run predicts.
 struct SimResult {
   double makespan = 0.0;             ///< seconds until the last task finished
+  double finished = 0.0;             ///< seconds until rank 0 had also taken up its last message
   double total_cost = 0.0;           ///< sum of the task costs (at speed 1)
   double efficiency = 0.0;           ///< total_cost / (computing_ranks * makespan)
   int computing_ranks = 0;
+  int groups = 0;                    ///< groups of the run (0: flat)
   std::uint64_t chunks = 0;          ///< chunks the ranks computed
-  std::uint64_t root_chunks = 0;     ///< groups only: chunks the root handed to group masters
+  std::uint64_t root_chunks = 0;     ///< groups only: chunks rank 0 handed to group masters
   std::uint64_t master_messages = 0;  ///< messages rank 0 handled
   double master_busy_seconds = 0.0;  ///< rank 0's time spent handling messages
   double master_utilisation = 0.0;   ///< master_busy_seconds / max(makespan, rank 0's last message)
