@@ -2,8 +2,9 @@
 // farm simulator (schedule/simulator.hpp): 10^7 tasks of 1 ms mean, lognormal sigma = 1, 5 us per
 // message at every master, 2 us latency, rank 0 computing too; workers prefetch as the real ones do
 // with prefetch = "auto", with prefetch = 1, or not at all ("none": ask when idle). Two-level rows:
-// the farm's design (members' results straight to rank 0) and the what-if of results through the
-// group masters. Prints a markdown table; it asserts nothing (a benchmark, not a test).
+// the farm's design (rank 0 also serves its own group; members' results straight to rank 0) and the
+// what-ifs of results through the group masters and of rank 0 serving only group masters. Prints a
+// markdown table; it asserts nothing (a benchmark, not a test).
 //   hierarchy_sim [--tasks N] [--ranks P,P,...] [--group-size S] [--prefetch auto,none,1]
 #include <algorithm>
 #include <chrono>
@@ -29,7 +30,8 @@ struct Case {
   sched::PolicyKind policy;       // flat: the master's; groups: each group master's
   int group_size;                 // 0 = flat
   sched::PolicyKind root_policy;  // groups only
-  bool forward = false;           // groups only: results through the group masters
+  bool forward = false;           // groups only: results through the group masters (what-if)
+  bool apart = false;             // groups only: rank 0 serves only group masters (what-if)
 };
 
 std::vector<int> parse_list(const char* text) {
@@ -78,9 +80,12 @@ int main(int argc, char** argv) {
       {"flat fac2", sched::PolicyKind::fac2, 0, sched::PolicyKind::fac2},
       {"flat ss", sched::PolicyKind::ss, 0, sched::PolicyKind::fac2},
       {"groups fac2 / fac2 (farm)", sched::PolicyKind::fac2, group_size, sched::PolicyKind::fac2},
-      {"groups fac2 / fac2, results via group masters", sched::PolicyKind::fac2, group_size, sched::PolicyKind::fac2,
-       true},
-      {"groups fac2 / ss (farm)", sched::PolicyKind::ss, group_size, sched::PolicyKind::fac2},
+      {"groups fac2 / fac2, what-if: results via group masters", sched::PolicyKind::fac2, group_size,
+       sched::PolicyKind::fac2, true},
+      {"groups fac2 / fac2, what-if: rank 0 apart", sched::PolicyKind::fac2, group_size, sched::PolicyKind::fac2,
+       false, true},
+      {"groups fac2 / fac2, what-if: both", sched::PolicyKind::fac2, group_size, sched::PolicyKind::fac2, true, true},
+      {"groups fac2 / ss, what-if: both", sched::PolicyKind::ss, group_size, sched::PolicyKind::fac2, true, true},
   };
 
   fmt::print("{} tasks, lognormal sigma = 1, mean 1 ms; 5 us per message at every master, 2 us latency, "
@@ -103,6 +108,7 @@ int main(int argc, char** argv) {
     config.root_policy.kind = c.root_policy;
     config.groups = c.group_size > 0 ? std::max(2, p / c.group_size) : 0;
     config.results_through_group_masters = c.forward;
+    config.rank0_serves_only_group_masters = c.apart;
     config.master_computes = true;
     config.service = 5e-6;
     config.latency = 2e-6;

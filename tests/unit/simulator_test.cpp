@@ -363,6 +363,18 @@ TEST(SimulatorTest, two_level_scheduling_on_a_saturated_rank_0) {
   EXPECT_LT(g.finished - g.makespan, 1e-3);
   EXPECT_GE(g.makespan, 214 * 100e-6);
   EXPECT_LT(g.makespan, h.makespan);
+
+  // And rank 0 apart (what-if too): ranks 1-64 in 8 groups of a group master and 7 members, 56
+  // computing ranks, ideal 11.43 ms; rank 0's fac2 over the 8 group masters gives ceil(6400 / 16) =
+  // 400 tasks to the first. A group master gets at most 7 requests per 110 us (< 1 per 10 us), so a
+  // member waits at most 7 services per task: makespan <= 6400 / 56 * 170 us = 19.4 ms.
+  c.rank0_serves_only_group_masters = true;
+  const SimResult a = simulate(c, 6400, constant(100e-6));
+  EXPECT_EQ(a.computing_ranks, 56);
+  EXPECT_GT(a.makespan, 6400 * 100e-6 / 56);
+  EXPECT_LT(a.makespan, 6400.0 / 56 * 170e-6);
+  EXPECT_LT(a.finished - a.makespan, 1e-3);
+  EXPECT_LT(a.makespan, 0.3 * f.makespan);
 }
 
 TEST(SimulatorTest, groups_follow_the_farms_topology) {

@@ -229,10 +229,12 @@ void check_config(const SimConfig& c) {
     throw InputError(fmt::format("simulate: groups: expected 0 (flat) or more, got {}", c.groups));
   }
   if (c.groups >= 2) {
-    if (2 * static_cast<long long>(c.groups) > c.ranks) {
-      throw InputError(fmt::format("simulate: {} groups need at least {} ranks (a group master and a member each), "
+    const int extra = c.rank0_serves_only_group_masters ? 1 : 0;  // rank 0 outside the groups
+    if (2 * static_cast<long long>(c.groups) + extra > c.ranks) {
+      throw InputError(fmt::format("simulate: {} groups need at least {} ranks (a group master and a member each{}), "
                                    "got {}",
-                                   c.groups, 2 * static_cast<long long>(c.groups), c.ranks));
+                                   c.groups, 2 * static_cast<long long>(c.groups) + extra,
+                                   extra != 0 ? ", and rank 0" : "", c.ranks));
     }
     const PolicyKind k = c.root_policy.kind;
     if (k == PolicyKind::static_block || k == PolicyKind::fsc || k == PolicyKind::wf) {
@@ -304,17 +306,20 @@ class Simulation {
   void build() {
     const int p = config_.ranks;
     const auto speed = [&](int rank) { return config_.speed.empty() ? 1.0 : config_.speed[rank]; };
-    const bool mc = config_.master_computes || p == 1;
     groups_ = config_.groups >= 2 ? config_.groups : 1;
-    const Topology topo{p, groups_};
+    // The what-if keeps rank 0 out of the groups: ranks 1..P-1 form them, every group has a master.
+    const bool apart = groups_ > 1 && config_.rank0_serves_only_group_masters;
+    const int offset = apart ? 1 : 0;
+    const bool mc = (config_.master_computes || p == 1) && !apart;
+    const Topology topo{p - offset, groups_};
     const double group_service = config_.group_service < 0 ? config_.service : config_.group_service;
 
     masters_.emplace_back();  // rank 0
     std::vector<int> master_of_group(static_cast<std::size_t>(groups_), 0);
-    for (int g = 1; g < groups_; ++g) {
+    for (int g = apart ? 0 : 1; g < groups_; ++g) {
       master_of_group[static_cast<std::size_t>(g)] = static_cast<int>(masters_.size());
       Master& m = masters_.emplace_back();
-      m.rank = topo.group_master(g);
+      m.rank = offset + topo.group_master(g);
       m.service = group_service;
     }
     // Rank 0's policy numbers its compute thread, then every rank that asks it directly, group
@@ -324,18 +329,17 @@ class Simulation {
       masters_[0].local = add_worker(0, 0, 0, speed(0), true);
     }
     for (int r = 1; r < p; ++r) {
-      const int g = topo.group_of(r);
-      if (g == 0) {
-        const int w = add_worker(r, 0, next++, speed(r), false);
-        workers_[w].root_index = workers_[w].index;
+      const int g = topo.group_of(r - offset);
+      const int id = master_of_group[static_cast<std::size_t>(g)];
+      if (id == 0) {  // rank 0's own group: it serves these ranks directly
+        add_worker(r, 0, next++, speed(r), false);
         continue;
       }
-      Master& m = masters_[master_of_group[static_cast<std::size_t>(g)]];
+      Master& m = masters_[id];
       if (r == m.rank) {
         m.root_index = next++;
         continue;
       }
-      const int id = master_of_group[static_cast<std::size_t>(g)];
       const int w = add_worker(r, id, m.members++, speed(r), false);
       workers_[w].results_to = forwarding() ? id : 0;
       workers_[w].root_index = m.root_index;

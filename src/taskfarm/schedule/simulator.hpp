@@ -67,6 +67,10 @@ enum class SimPrefetch {
 ///   reported to rank 0 once all its tasks are, as one worker m times as fast (compute time and task
 ///   mean divided by the m members, variance by m^2; overhead: from rank 0's decision to the group
 ///   master taking the reply up).
+///   With `rank0_serves_only_group_masters` (also a what-if) ranks 1..P-1 form the G groups (group g
+///   from rank 1 + ceil(g (P - 1) / G)), every group has a group master, and rank 0 serves only them
+///   and does not compute: in the farm, rank 0's own group members take chunks of the root policy,
+///   which sizes them for whole groups.
 /// - A worker's report gives as overhead the time from its master's decision to the chunk's first
 ///   task.
 /// - Makespan: the time the last task finishes; `finished`: when rank 0 has also taken up its last
@@ -77,7 +81,8 @@ struct SimConfig {
   PolicySpec policy;                   ///< the job's policy (with groups: each group master's)
   PolicySpec root_policy{};            ///< with groups: rank 0's policy (default fac2)
   int groups = 0;                      ///< G >= 2: two-level scheduling in G groups; 0 or 1 = flat
-  bool results_through_group_masters = false;  ///< with groups: the forwarding variant (see above)
+  bool results_through_group_masters = false;   ///< with groups: what-if, see above
+  bool rank0_serves_only_group_masters = false;  ///< with groups: what-if, see above
   bool master_computes = true;         ///< rank 0 computes too
   double service = 0.0;                ///< seconds the (root) master spends per message
   double service_per_chunk = 0.0;      ///< extra seconds per chunk a master hands out in a reply
