@@ -315,6 +315,8 @@ TEST(SimulatorTest, two_level_scheduling_as_worked_out_by_hand) {
   EXPECT_NEAR(r.makespan, 2.3e-3, kEps);
   EXPECT_NEAR(r.finished, 2.6e-3, kEps);
   EXPECT_EQ(r.groups, 2);
+  EXPECT_EQ(r.group_masters, 1);
+  EXPECT_FALSE(r.rank0_computes);
   EXPECT_EQ(r.computing_ranks, 2);
   EXPECT_EQ(r.root_chunks, 2U);
   EXPECT_EQ(r.master_messages, 10U);

@@ -208,10 +208,9 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
     }
   }
   const bool hier = r.groups > 0;
-  const bool local = config.master_computes || args.ranks == 1;
   fmt::print("{}: simulated on {} ranks ({} computing; rank 0 {}{})\n", args.job, args.ranks, r.computing_ranks,
-             local ? "computes too" : "only schedules",
-             hier ? fmt::format("; {} groups, {} group masters", r.groups, r.groups - 1) : "");
+             r.rank0_computes ? "computes too" : "only schedules",
+             hier ? fmt::format("; {} groups, {} group masters", r.groups, r.group_masters) : "");
   fmt::print("  tasks      {} ({}), {:.6g} s of work in all\n", n, cost_source, r.total_cost);
   fmt::print("  schedule   {}{}, prefetch {}\n", schedule::policy_name(config.policy.kind),
              hier ? fmt::format(" in each group, {} at rank 0{}; results {}",

@@ -864,6 +864,8 @@ class Simulation {
     r.total_cost = total_cost_;
     r.computing_ranks = computing_ranks_;
     r.groups = groups_ > 1 ? groups_ : 0;
+    r.group_masters = static_cast<int>(masters_.size()) - 1;
+    r.rank0_computes = masters_[0].local >= 0;
     r.efficiency = makespan_ > 0 ? total_cost_ / (computing_ranks_ * makespan_) : 1.0;
     r.chunks = chunks_;
     r.root_chunks = root_chunks_;

@@ -115,6 +115,8 @@ struct SimResult {
   double efficiency = 0.0;           ///< total_cost / (computing_ranks * makespan)
   int computing_ranks = 0;
   int groups = 0;                    ///< groups of the run (0: flat)
+  int group_masters = 0;             ///< ranks that only schedule a group
+  bool rank0_computes = false;
   std::uint64_t chunks = 0;          ///< chunks the ranks computed
   std::uint64_t root_chunks = 0;     ///< groups only: chunks rank 0 handed to group masters
   std::uint64_t master_messages = 0;  ///< messages rank 0 handled
