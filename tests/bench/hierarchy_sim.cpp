@@ -3,8 +3,9 @@
 // message at every master, 2 us latency, rank 0 computing too; workers prefetch as the real ones do
 // with prefetch = "auto", with prefetch = 1, or not at all ("none": ask when idle). Two-level rows:
 // the farm's design (rank 0 also serves its own group; members' results straight to rank 0) and the
-// what-ifs of results through the group masters and of rank 0 serving only group masters. Prints a
-// markdown table; it asserts nothing (a benchmark, not a test).
+// what-ifs of results through the group masters, of rank 0 serving only group masters and of group
+// masters capping replies as rank 0 does. Prints a markdown table; it asserts nothing (a benchmark,
+// not a test).
 //   hierarchy_sim [--tasks N] [--ranks P,P,...] [--group-size S] [--prefetch auto,none,1]
 #include <algorithm>
 #include <chrono>
@@ -32,6 +33,7 @@ struct Case {
   sched::PolicyKind root_policy;  // groups only
   bool forward = false;           // groups only: results through the group masters (what-if)
   bool apart = false;             // groups only: rank 0 serves only group masters (what-if)
+  bool capped = false;            // groups only: group masters cap replies as rank 0 does (what-if)
 };
 
 std::vector<int> parse_list(const char* text) {
@@ -85,7 +87,10 @@ int main(int argc, char** argv) {
       {"groups fac2 / fac2, what-if: rank 0 apart", sched::PolicyKind::fac2, group_size, sched::PolicyKind::fac2,
        false, true},
       {"groups fac2 / fac2, what-if: both", sched::PolicyKind::fac2, group_size, sched::PolicyKind::fac2, true, true},
-      {"groups fac2 / ss, what-if: both", sched::PolicyKind::ss, group_size, sched::PolicyKind::fac2, true, true},
+      {"groups fac2 / fac2, what-if: all three", sched::PolicyKind::fac2, group_size, sched::PolicyKind::fac2, true,
+       true, true},
+      {"groups fac2 / ss, what-if: all three", sched::PolicyKind::ss, group_size, sched::PolicyKind::fac2, true, true,
+       true},
   };
 
   fmt::print("{} tasks, lognormal sigma = 1, mean 1 ms; 5 us per message at every master, 2 us latency, "
@@ -109,6 +114,7 @@ int main(int argc, char** argv) {
     config.groups = c.group_size > 0 ? std::max(2, p / c.group_size) : 0;
     config.results_through_group_masters = c.forward;
     config.rank0_serves_only_group_masters = c.apart;
+    config.group_masters_cap_replies = c.capped;
     config.master_computes = true;
     config.service = 5e-6;
     config.latency = 2e-6;

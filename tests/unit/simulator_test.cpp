@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -377,6 +378,34 @@ TEST(SimulatorTest, two_level_scheduling_on_a_saturated_rank_0) {
   EXPECT_LT(a.makespan, 6400.0 / 56 * 170e-6);
   EXPECT_LT(a.finished - a.makespan, 1e-3);
   EXPECT_LT(a.makespan, 0.3 * f.makespan);
+}
+
+TEST(SimulatorTest, group_master_replies_are_uncapped_unless_asked) {
+  // 4 ranks, 2 groups, rank 0 only schedules: rank 1 asks rank 0 directly, rank 2 is group 1's
+  // master, rank 3 its member; 1 us per message everywhere, prefetch = 5 (requests for 6 chunks).
+  // Rank 0 (gss over 2 requesters) gives rank 1 ceil(8 / 2) = 4 tasks (its cap, ceil(8 / 4) = 2,
+  // ends the reply there), then the group master ceil(4 / 2) = 2 tasks (4-5), which it takes up at
+  // 2 us. Rank 3 has been waiting since 0: the farm's group master hands it both (ss); capped as
+  // rank 0 caps (ceil(2 / 2) = 1), only task 4.
+  SimConfig c = flat(4, PolicyKind::ss);
+  c.groups = 2;
+  c.root_policy.kind = PolicyKind::gss;
+  c.service = 1e-6;
+  c.prefetch = SimPrefetch::fixed;
+  c.prefetch_chunks = 5;
+  const auto first_reply_to_rank_3 = [&] {
+    const SimResult r = simulate(c, 8, constant(1e-3));
+    std::vector<TaskIndex> tasks;
+    for (const SimChunk& k : r.chunk_rows) {
+      if (k.rank == 3 && std::abs(k.assigned - 2e-6) < kEps) {
+        tasks.push_back(k.begin);
+      }
+    }
+    return tasks;
+  };
+  EXPECT_EQ(first_reply_to_rank_3(), (std::vector<TaskIndex>{4, 5}));
+  c.group_masters_cap_replies = true;
+  EXPECT_EQ(first_reply_to_rank_3(), (std::vector<TaskIndex>{4}));
 }
 
 TEST(SimulatorTest, groups_follow_the_farms_topology) {

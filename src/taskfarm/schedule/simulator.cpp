@@ -800,7 +800,13 @@ class Simulation {
       const std::uint32_t want = messages_[*it].want;
       const std::uint32_t reply = new_message();
       Message& out = messages_[reply];
-      while (out.chunks.size() < want && !m.pool.empty()) {
+      // What-if: the cap rank 0 puts on a reply (ceil(R / 2P) tasks beyond the first chunk); the
+      // farm's group master hands a member as many chunks as it asks for.
+      const auto members = static_cast<TaskIndex>(m.members);
+      const TaskIndex share = config_.group_masters_cap_replies ? (m.pool_tasks + 2 * members - 1) / (2 * members)
+                                                                : std::numeric_limits<TaskIndex>::max();
+      TaskIndex given = 0;
+      while (out.chunks.size() < want && !m.pool.empty() && (out.chunks.empty() || given < share)) {
         const auto chunk = m.pool.front().dispatcher->next(workers_[w].index);
         if (!chunk) {
           if (m.pool.front().dispatcher->exhausted()) {
@@ -810,6 +816,7 @@ class Simulation {
           break;  // the policy has nothing for this member in this chunk (static): wait for more
         }
         m.pool_tasks -= chunk->size();
+        given += chunk->size();
         m.last_piece = chunk->size();
         out.chunks.push_back({*chunk, now, record(*chunk, workers_[w].rank, now)});
       }

@@ -70,7 +70,9 @@ enum class SimPrefetch {
 ///   With `rank0_serves_only_group_masters` (also a what-if) ranks 1..P-1 form the G groups (group g
 ///   from rank 1 + ceil(g (P - 1) / G)), every group has a group master, and rank 0 serves only them
 ///   and does not compute: in the farm, rank 0's own group members take chunks of the root policy,
-///   which sizes them for whole groups.
+///   which sizes them for whole groups. With `group_masters_cap_replies` (a what-if) a group master
+///   caps a reply as rank 0 does, at ceil(R / 2m) of the R tasks in its pool beyond the first chunk;
+///   the farm's group master hands a member as many chunks as it asks for.
 /// - A worker's report gives as overhead the time from its master's decision to the chunk's first
 ///   task.
 /// - Makespan: the time the last task finishes; `finished`: when rank 0 has also taken up its last
@@ -83,6 +85,7 @@ struct SimConfig {
   int groups = 0;                      ///< G >= 2: two-level scheduling in G groups; 0 or 1 = flat
   bool results_through_group_masters = false;   ///< with groups: what-if, see above
   bool rank0_serves_only_group_masters = false;  ///< with groups: what-if, see above
+  bool group_masters_cap_replies = false;        ///< with groups: what-if, see above
   bool master_computes = true;         ///< rank 0 computes too
   double service = 0.0;                ///< seconds the (root) master spends per message
   double service_per_chunk = 0.0;      ///< extra seconds per chunk a master hands out in a reply
