@@ -60,8 +60,8 @@ void GroupMaster::run() {
   while (active > 0 && !stopping) {
     bool progress = false;
     sends.remove_if([](auto& s) { return static_cast<bool>(s.first.test()); });
-    if (stop_request.test()) {
-      stopping = true;
+    if (!stopping && stop_request.test()) {
+      stopping = true;  // the request is complete now: never test or cancel it again
     }
     if (root_in_flight) {
       if (const auto status = root_request.test()) {
@@ -142,7 +142,7 @@ void GroupMaster::run() {
     root_request.cancel();
     root_request.wait();
   }
-  if (!stop_request.test()) {
+  if (!stopping && !stop_request.test()) {
     stop_request.cancel();
     stop_request.wait();
   }

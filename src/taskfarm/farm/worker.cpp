@@ -123,10 +123,12 @@ RankStats Worker::run() {
   int stop_message = 0;
   boost::mpi::request stop_request = world_.irecv(0, kTagStop, stop_message);
   bool stopping = false;
+  bool stop_received = false;  // a completed request must not be tested (or cancelled) again
   auto check_stop = [&] {
-    if (!stopping && (stop_requested() != 0 || stop_request.test())) {
-      stopping = true;
+    if (!stop_received && stop_request.test()) {
+      stop_received = true;
     }
+    stopping = stopping || stop_received || stop_requested() != 0;
     return stopping;
   };
 
@@ -231,11 +233,13 @@ RankStats Worker::run() {
   }
   // Receives that will never be matched now: a reply the master will not send after our final
   // report, or a stop order that never came.
-  for (boost::mpi::request* r : {&reply_request, &stop_request}) {
-    if ((r == &reply_request && in_flight) || (r == &stop_request && !stop_request.test())) {
-      r->cancel();
-      r->wait();
-    }
+  if (in_flight) {
+    reply_request.cancel();
+    reply_request.wait();
+  }
+  if (!stop_received && !stop_request.test()) {
+    stop_request.cancel();
+    stop_request.wait();
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -341,6 +341,11 @@ ResultsFile ResultsFile::open(const std::filesystem::path& path, bool writable) 
                                    path.string()));
     }
   }
+  // Opening read-write would write a superblock into an empty file: check the signature first.
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    throw InputError(fmt::format("{}: not a readable HDF5 file (empty, truncated or corrupt)", path.string()));
+  }
   ResultsFile rf;
   const hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) {
