@@ -88,7 +88,10 @@ void GroupMaster::run() {
     const double now = now_seconds() - t0_;
     for (auto it = waiting.begin(); it != waiting.end();) {
       AssignMessage out;
-      while (out.chunks.size() < it->second && !pool.empty()) {
+      // As at rank 0: one reply holds at most a factoring share of the group's pool (no hoarding).
+      const TaskIndex share = (pool_tasks + 2 * static_cast<TaskIndex>(m) - 1) / (2 * static_cast<TaskIndex>(m));
+      TaskIndex given = 0;
+      while (out.chunks.size() < it->second && !pool.empty() && (out.chunks.empty() || given < share)) {
         const auto chunk = pool.front()->next(index.at(it->first));
         if (!chunk) {
           if (pool.front()->exhausted()) {
@@ -98,6 +101,7 @@ void GroupMaster::run() {
           break;  // the policy has nothing for this member in this chunk (static): wait for more
         }
         pool_tasks -= chunk->size();
+        given += chunk->size();
         last_piece = chunk->size();
         out.chunks.push_back({*chunk, now});
       }

@@ -49,6 +49,31 @@ int count_requesters(const Topology& topo, int size, bool local) {
   return n;
 }
 
+int computing_ranks(const Topology& topo, int size, bool local) {
+  int n = local ? 1 : 0;
+  for (int r = 1; r < size; ++r) {
+    n += topo.is_group_master(r) ? 0 : 1;
+  }
+  return n;
+}
+
+/// Per worker number of rank 0's policy: true for one computing rank, false for a group master.
+std::vector<bool> single_requesters(const Topology& topo, int size, bool local) {
+  std::vector<bool> single;
+  if (local) {
+    single.push_back(true);
+  }
+  for (int r = 1; r < size; ++r) {
+    if (topo.scheduler_of(r) == 0 || topo.is_group_master(r)) {
+      single.push_back(!topo.is_group_master(r));
+    }
+  }
+  if (single.empty()) {
+    single.push_back(true);
+  }
+  return single;
+}
+
 schedule::PolicySpec root_policy(const job::JobSpec& spec, const Topology& topo) {
   if (topo.flat()) {
     return spec.schedule.policy;
@@ -84,6 +109,10 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
       requester_(requesters(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(),
                             local_compute_)),
       workers_(count_requesters(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(),
+                                local_compute_)),
+      computing_(computing_ranks(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(),
+                                 local_compute_)),
+      single_(single_requesters(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(),
                                 local_compute_)),
       total_pending_(count_tasks(plan.pending)),
       dispatcher_(root_policy(spec, Topology(world.size(), static_cast<int>(spec.schedule.groups))), plan.pending,
@@ -128,9 +157,16 @@ bool Master::fill(int source, std::uint32_t want, AssignMessage& reply) {
   // a factoring share of what remains (R / 2P), so a mistaken estimate cannot hoard the job.
   const TaskIndex share = (dispatcher_.remaining() + 2 * static_cast<TaskIndex>(workers_) - 1) /
                           (2 * static_cast<TaskIndex>(workers_));
+  // Under two-level scheduling the root policy sizes chunks for whole groups; a single rank asking
+  // rank 0 directly gets at most a factoring share of one rank, ceil(R / 2P) over all computing ranks.
+  const int worker = worker_index(source);
+  const TaskIndex single_cap =
+      single_[static_cast<std::size_t>(worker)] && workers_ != computing_
+          ? (dispatcher_.remaining() + 2 * static_cast<TaskIndex>(computing_) - 1) / (2 * static_cast<TaskIndex>(computing_))
+          : 0;
   TaskIndex given = 0;
   while (reply.chunks.size() < want && !stopping_.load() && (reply.chunks.empty() || given < share)) {
-    const auto chunk = dispatcher_.next(worker_index(source));
+    const auto chunk = dispatcher_.next(worker, single_cap);
     if (!chunk) {
       break;
     }
@@ -249,7 +285,10 @@ void Master::compute_locally(RankStats& stats) {
       bool finished = false;
       {
         std::lock_guard lock(dispatch_mutex_);
-        chunk = stopping_.load() ? std::nullopt : dispatcher_.next(0);
+        const TaskIndex cap = workers_ != computing_ ? (dispatcher_.remaining() + 2 * static_cast<TaskIndex>(computing_) - 1) /
+                                                           (2 * static_cast<TaskIndex>(computing_))
+                                                     : 0;
+        chunk = stopping_.load() ? std::nullopt : dispatcher_.next(0, cap);
         if (chunk) {
           outstanding_ += chunk->size();
         } else {

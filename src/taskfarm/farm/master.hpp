@@ -59,6 +59,8 @@ class Master {
   bool local_compute_;
   std::vector<int> requester_;  // per rank: its worker number for rank 0's policy
   int workers_;                 // ranks (and threads) that ask rank 0 for work
+  int computing_;               // ranks (and threads) that compute
+  std::vector<bool> single_;    // per worker number: one computing rank (not a group master)
   TaskIndex total_pending_;
 
   std::mutex dispatch_mutex_;  // guards the dispatcher and everything below up to the writer

@@ -61,6 +61,7 @@ RankStats Worker::run() {
   std::list<std::pair<boost::mpi::request, std::vector<std::byte>>> sends;
 
   ReportBuilder request_only({});
+  double last_results = now_seconds();
   auto post = [&](int dest, std::vector<std::byte> bytes) {
     auto req = world_.isend(dest, kTagReport, reinterpret_cast<const char*>(bytes.data()), static_cast<int>(bytes.size()));
     sends.emplace_back(req, std::move(bytes));  // the vector's heap block does not move
@@ -76,8 +77,14 @@ RankStats Worker::run() {
     if (scheduler_ == 0) {
       post(0, report.take(want, flags));
     } else {
-      if (!report.empty() || flags != 0) {
-        post(0, report.take(0, flags));
+      // Results to rank 0 in batches (enough bytes, a second, or when we wait or leave), so that at
+      // thousands of ranks rank 0 handles few messages per member; requests go to the group master.
+      const double now = now_seconds();
+      if (flags != 0 || want == 0 || report.size_bytes() >= kSendBytes || now - last_results >= kResultSeconds) {
+        if (!report.empty() || flags != 0) {
+          post(0, report.take(0, flags));
+        }
+        last_results = now;
       }
       if (want > 0) {
         post(scheduler_, request_only.take(want, 0));

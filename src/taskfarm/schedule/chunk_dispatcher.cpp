@@ -19,7 +19,7 @@ void ChunkDispatcher::retry(TaskIndex task, int failed_on) {
   retries_.push_back(task);
 }
 
-std::optional<TaskRange> ChunkDispatcher::next(int worker) {
+std::optional<TaskRange> ChunkDispatcher::next(int worker, TaskIndex max_size) {
   for (auto it = retries_.begin(); it != retries_.end(); ++it) {
     // Another worker if possible: a task that failed on one node may well succeed on the next.
     const std::set<int>& tried = failed_on_[*it];
@@ -39,6 +39,9 @@ std::optional<TaskRange> ChunkDispatcher::next(int worker) {
   size = std::max(size, spec_.min_chunk);
   if (spec_.max_chunk != 0) {
     size = std::min(size, spec_.max_chunk);
+  }
+  if (max_size != 0) {
+    size = std::min(size, max_size);
   }
   const TaskRange& range = pending_[current_];
   const TaskRange chunk{cursor_, cursor_ + std::min(size, range.end - cursor_)};

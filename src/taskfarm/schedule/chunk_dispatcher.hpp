@@ -19,9 +19,10 @@ class ChunkDispatcher {
   /// @param pending sorted, disjoint ranges of tasks still to do
   ChunkDispatcher(const PolicySpec& spec, std::vector<TaskRange> pending, int n_workers);
 
-  /// @brief The next chunk for `worker`, or nullopt when there is nothing (more) for it. Tasks to
+  /// @brief The next chunk for `worker` (at most `max_size` tasks when non-zero), or nullopt when
+  /// there is nothing (more) for it. Tasks to
   /// retry come first, one at a time, to a worker on which they have not failed yet if there is one.
-  [[nodiscard]] std::optional<TaskRange> next(int worker);
+  [[nodiscard]] std::optional<TaskRange> next(int worker, TaskIndex max_size = 0);
   /// @brief Queues `task` to run again after it failed on `failed_on`.
   void retry(TaskIndex task, int failed_on);
   /// @brief Passes a finished chunk's timings to the policy.
