@@ -2,11 +2,13 @@
 // farm simulator (schedule/simulator.hpp): 10^7 tasks of 1 ms mean, lognormal sigma = 1, 5 us per
 // message at every master, 2 us latency, rank 0 computing too; workers prefetch as the real ones do
 // with prefetch = "auto", with prefetch = 1, or not at all ("none": ask when idle). Two-level rows:
-// the farm's design (rank 0 also serves its own group; members' results straight to rank 0) and the
-// what-ifs of results through the group masters, of rank 0 serving only group masters and of group
-// masters capping replies as rank 0 does. Prints a markdown table; it asserts nothing (a benchmark,
+// the farm's design as committed (rank 0 also serves its own group, a single rank asking rank 0
+// gets at most ceil(R / 2P) over all computing ranks, group masters cap replies, members send
+// results straight to rank 0 in batches) and the what-ifs of results through the group masters and
+// of rank 0 serving only group masters. Prints a markdown table; it asserts nothing (a benchmark,
 // not a test).
 //   hierarchy_sim [--tasks N] [--ranks P,P,...] [--group-size S] [--prefetch auto,none,1]
+//                 [--cases all|farm|N,N,...]  (farm: the rows of the farm as it is; N: the Nth case, from 1)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -33,7 +35,7 @@ struct Case {
   sched::PolicyKind root_policy;  // groups only
   bool forward = false;           // groups only: results through the group masters (what-if)
   bool apart = false;             // groups only: rank 0 serves only group masters (what-if)
-  bool capped = false;            // groups only: group masters cap replies as rank 0 does (what-if)
+  bool farm = false;              // one of the rows of the farm as it is (--cases farm)
 };
 
 std::vector<int> parse_list(const char* text) {
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
   std::vector<int> ranks{1024, 4096, 16384};
   int group_size = 64;
   std::string prefetch = "auto,none";
+  std::string which = "all";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--tasks") == 0) {
       n = std::strtoull(argv[i + 1], nullptr, 10);
@@ -65,6 +68,8 @@ int main(int argc, char** argv) {
       group_size = std::atoi(argv[i + 1]);
     } else if (std::strcmp(argv[i], "--prefetch") == 0) {
       prefetch = argv[i + 1];
+    } else if (std::strcmp(argv[i], "--cases") == 0) {
+      which = argv[i + 1];
     }
   }
 
@@ -79,26 +84,23 @@ int main(int argc, char** argv) {
   const sched::TaskCost cost = [&costs](TaskIndex t) { return costs[t]; };
 
   const std::vector<Case> cases{
-      {"flat fac2", sched::PolicyKind::fac2, 0, sched::PolicyKind::fac2},
+      {"flat fac2", sched::PolicyKind::fac2, 0, sched::PolicyKind::fac2, false, false, true},
       {"flat ss", sched::PolicyKind::ss, 0, sched::PolicyKind::fac2},
-      {"groups fac2 / fac2 (farm)", sched::PolicyKind::fac2, group_size, sched::PolicyKind::fac2},
+      {"groups fac2 / fac2 (farm)", sched::PolicyKind::fac2, group_size, sched::PolicyKind::fac2, false, false, true},
       {"groups fac2 / fac2, what-if: results via group masters", sched::PolicyKind::fac2, group_size,
        sched::PolicyKind::fac2, true},
       {"groups fac2 / fac2, what-if: rank 0 apart", sched::PolicyKind::fac2, group_size, sched::PolicyKind::fac2,
        false, true},
       {"groups fac2 / fac2, what-if: both", sched::PolicyKind::fac2, group_size, sched::PolicyKind::fac2, true, true},
-      {"groups fac2 / fac2, what-if: all three", sched::PolicyKind::fac2, group_size, sched::PolicyKind::fac2, true,
-       true, true},
-      {"groups fac2 / ss, what-if: all three", sched::PolicyKind::ss, group_size, sched::PolicyKind::fac2, true, true,
-       true},
+      {"groups fac2 / ss, what-if: both", sched::PolicyKind::ss, group_size, sched::PolicyKind::fac2, true, true},
   };
 
   fmt::print("{} tasks, lognormal sigma = 1, mean 1 ms; 5 us per message at every master, 2 us latency, "
              "rank 0 computes; groups of {} ranks (fac2 / x: fac2 at rank 0, x in a group)\n\n",
              n, group_size);
-  fmt::print("| ranks | scheduling | prefetch | groups | makespan (s) | rank 0 done (s) | ideal (s) | efficiency "
-             "| rank 0 busy | rank 0 messages | busiest group master | chunks | simulated in |\n");
-  fmt::print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  fmt::print("| ranks | scheduling | prefetch | groups | makespan (s) | rank 0 done (s) | ideal (s) | makespan / ideal "
+             "| efficiency | rank 0 busy | rank 0 messages | busiest group master | chunks | simulated in |\n");
+  fmt::print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   std::vector<std::string> modes;
   for (std::size_t b = 0; b <= prefetch.size();) {
     const std::size_t e = std::min(prefetch.find(',', b), prefetch.size());
@@ -114,7 +116,6 @@ int main(int argc, char** argv) {
     config.groups = c.group_size > 0 ? std::max(2, p / c.group_size) : 0;
     config.results_through_group_masters = c.forward;
     config.rank0_serves_only_group_masters = c.apart;
-    config.group_masters_cap_replies = c.capped;
     config.master_computes = true;
     config.service = 5e-6;
     config.latency = 2e-6;
@@ -126,15 +127,23 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     const sched::SimResult r = sched::simulate(config, n, cost);
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fmt::print("| {} | {} | {} | {} | {:.4f} | {:.4f} | {:.4f} | {:.3f} | {:.1f} % | {} | {} | {} | {:.1f} s |\n", p,
-               c.label, mode, r.groups, r.makespan, r.finished, r.total_cost / r.computing_ranks, r.efficiency,
+    fmt::print("| {} | {} | {} | {} | {:.4f} | {:.4f} | {:.4f} | {:.3f} | {:.3f} | {:.1f} % | {} | {} | {} "
+               "| {:.1f} s |\n",
+               p, c.label, mode, r.groups, r.makespan, r.finished, r.total_cost / r.computing_ranks,
+               r.makespan * r.computing_ranks / r.total_cost, r.efficiency,
                100.0 * r.master_utilisation, r.master_messages,
                config.groups > 0 ? fmt::format("{:.1f} %", 100.0 * r.group_utilisation_max) : std::string("–"),
                r.chunks, took);
     std::fflush(stdout);
   };
   for (const int p : ranks) {
-    for (const Case& c : cases) {
+    const std::vector<int> picked = which == "all" || which == "farm" ? std::vector<int>{} : parse_list(which.c_str());
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      const Case& c = cases[i];
+      if ((which == "farm" && !c.farm) ||
+          (!picked.empty() && std::find(picked.begin(), picked.end(), static_cast<int>(i + 1)) == picked.end())) {
+        continue;
+      }
       for (const std::string& mode : modes) {
         run(p, c, mode);
       }

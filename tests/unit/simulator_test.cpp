@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -301,12 +302,16 @@ TEST(SimulatorTest, two_level_scheduling_as_worked_out_by_hand) {
   //  0.2   the group master takes that reply up; its member has waited since 0: task 2 leaves at
   //        0.25, [0.25, 1.25]; its pool is empty (< 2 * 1 * 1 tasks), so it asks again at 0.25:
   //        task 3 (rank 0 at 0.25), then "no more" (rank 0 at 0.4)
-  //  1.25  rank 3 sends its results to rank 0 and its request to the group master: task 3,
-  //        [1.3, 2.3]. Makespan 2 + 2h + 2g = 2.3 ms.
-  // Rank 0 takes up 10 messages: rank 1's 3 (its 2 requests, its final), the group master's 3
-  // requests and its final, rank 3's results twice and its final. The group master takes up 6: rank
-  // 3's 3 requests and rank 0's 3 replies. Rank 0 is done at 2.6 ms: rank 3's results (2.3-2.4), the
-  // group master's final (2.4-2.5), rank 3's final (2.5-2.6).
+  //  1.25  rank 3 sends its request to the group master, its results not yet (they go to rank 0
+  //        in batches: a second after the last, or when it waits or leaves): task 3, [1.3, 2.3].
+  //        Makespan 2 + 2h + 2g = 2.3 ms.
+  //  2.3   rank 3 asks again; the group master (2.3-2.35) answers "no more" and sends its final;
+  //        rank 3 sends its final with the results of tasks 2 and 3, both at 2.35.
+  // Rank 0 has a single computing rank asking it directly, but its policy's 2 workers are the
+  // run's 2 computing ranks: no cap for single ranks. It takes up 8 messages: rank 1's 3 (its 2
+  // requests, its final), the group master's 3 requests and its final, rank 3's final. The group
+  // master takes up 6: rank 3's 3 requests and rank 0's 3 replies. Rank 0 is done at 2.55 ms: rank
+  // 1's final (2.2-2.3), the group master's final (2.35-2.45), rank 3's final (2.45-2.55).
   SimConfig c = flat(4, PolicyKind::ss);
   c.groups = 2;
   c.root_policy.kind = PolicyKind::gss;
@@ -314,13 +319,13 @@ TEST(SimulatorTest, two_level_scheduling_as_worked_out_by_hand) {
   c.group_service = 0.05e-3;
   const SimResult r = simulate(c, 4, constant(1e-3));
   EXPECT_NEAR(r.makespan, 2.3e-3, kEps);
-  EXPECT_NEAR(r.finished, 2.6e-3, kEps);
+  EXPECT_NEAR(r.finished, 2.55e-3, kEps);
   EXPECT_EQ(r.groups, 2);
   EXPECT_EQ(r.group_masters, 1);
   EXPECT_FALSE(r.rank0_computes);
   EXPECT_EQ(r.computing_ranks, 2);
   EXPECT_EQ(r.root_chunks, 2U);
-  EXPECT_EQ(r.master_messages, 10U);
+  EXPECT_EQ(r.master_messages, 8U);
   EXPECT_EQ(r.group_messages_max, 6U);
   expect_rows(r, {{0, 2, 1, 0, 0.1, 2.1}, {2, 3, 3, 0.2, 0.25, 1.25}, {3, 4, 3, 1.25, 1.3, 2.3}}, 1e-3);
 }
@@ -336,26 +341,50 @@ TEST(SimulatorTest, two_level_scheduling_on_a_saturated_rank_0) {
 
   // 8 groups as the farm makes them: group 0 = ranks 0-8, then 7 group masters (ranks 9, 17, ...)
   // with 7 members each: 57 computing ranks, ideal 6400 * 100 us / 57 = 11.2 ms. Rank 0's fac2 runs
-  // over 15 requesters, its 8 direct members and 7 group masters alike, so rank 1 (asking first)
-  // gets ceil(6400 / 30) = 214 tasks: 21.4 ms of work for one rank, sized for a group.
+  // over 15 requesters, its 8 direct members and 7 group masters alike, and would give rank 1
+  // (asking first) ceil(6400 / 30) = 214 tasks, sized for a group; as a single rank it gets at most
+  // ceil(6400 / (2 * 57)) = 57.
   c.groups = 8;
+  std::vector<std::pair<ChunkReport, double>> observed;  // by rank 0's policy, when
+  c.on_observe = [&](int master, const ChunkReport& report, double time) {
+    if (master == 0) {
+      observed.emplace_back(report, time);
+    }
+  };
   const SimResult h = simulate(c, 6400, constant(100e-6));
+  c.on_observe = nullptr;
   EXPECT_EQ(h.computing_ranks, 57);
   ASSERT_FALSE(h.chunk_rows.empty());
-  EXPECT_EQ(h.chunk_rows[0].end - h.chunk_rows[0].begin, 214U);
+  EXPECT_EQ(h.chunk_rows[0].end - h.chunk_rows[0].begin, 57U);
   EXPECT_EQ(h.chunk_rows[0].rank, 1);
-  EXPECT_GE(h.makespan, 214 * 100e-6);
-  // Members send their results straight to rank 0: it takes up a message per member chunk (ss: per
-  // task), 10 us each, so it stays saturated and is done no earlier than that many services.
-  std::uint64_t member_chunks = 0;
+  // Members send results to rank 0 in batches: the run is shorter than a second and a member (no
+  // prefetch) never waits with a request in flight, so its results all come with its final
+  // message, after its last task. Rank 0 files them under the group master's number (8..14).
+  std::map<TaskIndex, int> rank_of;  // chunk begin -> rank
+  std::map<int, double> last_task;   // member rank -> its last task's end
+  TaskIndex member_tasks = 0;
   for (const SimChunk& k : h.chunk_rows) {
-    member_chunks += k.rank >= 9 ? 1 : 0;
+    rank_of[k.begin] = k.rank;
+    if (k.rank >= 9) {
+      last_task[k.rank] = std::max(last_task[k.rank], k.finished);
+      member_tasks += k.end - k.begin;
+    }
   }
-  EXPECT_GE(h.master_messages, member_chunks);
-  EXPECT_GE(h.finished, static_cast<double>(member_chunks) * 10e-6);
+  std::size_t member_reports = 0;
+  for (const auto& [report, time] : observed) {
+    if (report.worker >= 8) {
+      ++member_reports;
+      EXPECT_GE(time, last_task.at(rank_of.at(report.range.begin)));
+    }
+  }
+  EXPECT_EQ(last_task.size(), 49U);
+  EXPECT_EQ(member_reports, member_tasks);  // ss in the groups: one report per member task
+  // So rank 0 is no longer saturated: the hierarchy beats the flat farm by far.
+  EXPECT_LT(h.makespan, 0.3 * f.makespan);
+  EXPECT_LT(h.master_utilisation, 0.5);
 
   // Results through the group masters (not the farm's design): rank 0 takes up a few messages per
-  // root chunk, is done with the last task, and the makespan is down to the 214-task chunks.
+  // root chunk and is done with the last task.
   c.results_through_group_masters = true;
   const SimResult g = simulate(c, 6400, constant(100e-6));
   std::uint64_t forwarded_chunks = 0;
@@ -364,8 +393,7 @@ TEST(SimulatorTest, two_level_scheduling_on_a_saturated_rank_0) {
   }
   EXPECT_LT(g.master_messages * 10, forwarded_chunks);
   EXPECT_LT(g.finished - g.makespan, 1e-3);
-  EXPECT_GE(g.makespan, 214 * 100e-6);
-  EXPECT_LT(g.makespan, h.makespan);
+  EXPECT_EQ(g.chunk_rows[0].end - g.chunk_rows[0].begin, 57U);
 
   // And rank 0 apart (what-if too): ranks 1-64 in 8 groups of a group master and 7 members, 56
   // computing ranks, ideal 11.43 ms; rank 0's fac2 over the 8 group masters gives ceil(6400 / 16) =
@@ -380,32 +408,92 @@ TEST(SimulatorTest, two_level_scheduling_on_a_saturated_rank_0) {
   EXPECT_LT(a.makespan, 0.3 * f.makespan);
 }
 
-TEST(SimulatorTest, group_master_replies_are_uncapped_unless_asked) {
+TEST(SimulatorTest, group_masters_cap_replies_as_rank_0_does) {
   // 4 ranks, 2 groups, rank 0 only schedules: rank 1 asks rank 0 directly, rank 2 is group 1's
   // master, rank 3 its member; 1 us per message everywhere, prefetch = 5 (requests for 6 chunks).
   // Rank 0 (gss over 2 requesters) gives rank 1 ceil(8 / 2) = 4 tasks (its cap, ceil(8 / 4) = 2,
-  // ends the reply there), then the group master ceil(4 / 2) = 2 tasks (4-5), which it takes up at
-  // 2 us. Rank 3 has been waiting since 0: the farm's group master hands it both (ss); capped as
-  // rank 0 caps (ceil(2 / 2) = 1), only task 4.
+  // ends the reply there; rank 0's 2 workers are the run's 2 computing ranks, so no cap for single
+  // ranks), then the group master ceil(4 / 2) = 2 tasks (4-5), which it takes up at 2 us. Rank 3
+  // has been waiting since 0 for 6 chunks; the group master (ss) caps the reply at ceil(2 / 2) = 1
+  // task beyond the first chunk, which that chunk already reaches: task 4 alone.
   SimConfig c = flat(4, PolicyKind::ss);
   c.groups = 2;
   c.root_policy.kind = PolicyKind::gss;
   c.service = 1e-6;
   c.prefetch = SimPrefetch::fixed;
   c.prefetch_chunks = 5;
-  const auto first_reply_to_rank_3 = [&] {
-    const SimResult r = simulate(c, 8, constant(1e-3));
-    std::vector<TaskIndex> tasks;
-    for (const SimChunk& k : r.chunk_rows) {
-      if (k.rank == 3 && std::abs(k.assigned - 2e-6) < kEps) {
-        tasks.push_back(k.begin);
-      }
+  const SimResult r = simulate(c, 8, constant(1e-3));
+  std::vector<TaskIndex> tasks;
+  for (const SimChunk& k : r.chunk_rows) {
+    if (k.rank == 3 && std::abs(k.assigned - 2e-6) < kEps) {
+      tasks.push_back(k.begin);
     }
-    return tasks;
+  }
+  EXPECT_EQ(tasks, (std::vector<TaskIndex>{4}));
+}
+
+TEST(SimulatorTest, single_ranks_asking_rank_0_get_a_share_of_one_rank) {
+  // 9 ranks, 2 groups, rank 0 computes: group 0 = ranks 0-4 (rank 0's compute thread and ranks 1-4
+  // ask rank 0), group 1 = group master 5 and members 6-8. Rank 0's gss runs over 6 workers (its
+  // thread, ranks 1-4, the group master) but the run has 8 computing ranks, so a single rank gets
+  // at most ceil(R / 16) tasks, R what rank 0 has not handed out; 1000 tasks of 1 ms, 1 us per
+  // message, no latency, no prefetch.
+  //  0     the compute thread: gss ceil(1000 / 6) = 167, capped at ceil(1000 / 16) = 63: 0-62
+  //  0     rank 1: R = 937, capped at ceil(937 / 16) = 59: 63-121, reply at 1 us
+  //  1 us  rank 2: R = 878, ceil(878 / 16) = 55: 122-176
+  //  2 us  rank 3: R = 823, ceil(823 / 16) = 52: 177-228
+  //  3 us  rank 4: R = 771, ceil(771 / 16) = 49: 229-277
+  //  4 us  the group master (for 3 chunks): R = 722, gss ceil(722 / 6) = 121 uncapped (278-398),
+  //        and the reply ends there (121 >= ceil(722 / 12) = 61). It takes that up at 5 us and its
+  //        members, waiting since 0, get tasks 278, 279 and 280 (ss).
+  SimConfig c = flat(9, PolicyKind::ss);
+  c.master_computes = true;
+  c.groups = 2;
+  c.root_policy.kind = PolicyKind::gss;
+  c.service = 1e-6;
+  const SimResult r = simulate(c, 1000, constant(1e-3));
+  EXPECT_EQ(r.computing_ranks, 8);
+  const std::vector<Row> expected{{0, 63, 0, 0.0, 0.0, 63.0},          {63, 122, 1, 0.0, 0.001, 59.001},
+                                  {122, 177, 2, 0.001, 0.002, 55.002}, {177, 229, 3, 0.002, 0.003, 52.003},
+                                  {229, 278, 4, 0.003, 0.004, 49.004}, {278, 279, 6, 0.005, 0.006, 1.006},
+                                  {279, 280, 7, 0.005, 0.006, 1.006},  {280, 281, 8, 0.005, 0.006, 1.006}};
+  ASSERT_GE(r.chunk_rows.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {  // times in ms
+    const SimChunk& k = r.chunk_rows[i];
+    EXPECT_EQ(k.begin, expected[i].begin) << i;
+    EXPECT_EQ(k.end, expected[i].end) << i;
+    EXPECT_EQ(k.rank, expected[i].rank) << i;
+    EXPECT_NEAR(k.assigned, expected[i].assigned * 1e-3, kEps) << i;
+    EXPECT_NEAR(k.started, expected[i].started * 1e-3, kEps) << i;
+    EXPECT_NEAR(k.finished, expected[i].finished * 1e-3, kEps) << i;
+  }
+}
+
+TEST(SimulatorTest, group_members_send_results_to_rank_0_in_batches) {
+  // 4 ranks, 2 groups, rank 0 only schedules (rank 1 asks it directly; group master 2, member 3),
+  // 12 tasks of 0.25 s, no service time, no latency, no prefetch. Rank 0 (gss over 2) gives rank 1
+  // tasks 0-5 and the group master 6-8, then 9-10 (at 0.25 s) and 11 (at 0.75 s). Rank 3 computes
+  // 6..11 back to back, asking its group master after every task; its results go to rank 0 with a
+  // request only once a second has passed since its last results (1.0 s: tasks 6-9), and then with
+  // its final message (1.5 s: tasks 10 and 11).
+  SimConfig c = flat(4, PolicyKind::ss);
+  c.groups = 2;
+  c.root_policy.kind = PolicyKind::gss;
+  std::vector<std::pair<TaskIndex, double>> at_rank0;  // member chunks rank 0 observed, when
+  c.on_observe = [&](int master, const ChunkReport& report, double time) {
+    if (master == 0 && report.range.begin >= 6) {
+      at_rank0.emplace_back(report.range.begin, time);
+    }
   };
-  EXPECT_EQ(first_reply_to_rank_3(), (std::vector<TaskIndex>{4, 5}));
-  c.group_masters_cap_replies = true;
-  EXPECT_EQ(first_reply_to_rank_3(), (std::vector<TaskIndex>{4}));
+  const SimResult r = simulate(c, 12, constant(0.25));
+  EXPECT_NEAR(r.makespan, 1.5, kEps);
+  const std::vector<std::pair<TaskIndex, double>> expected{{6, 1.0}, {7, 1.0},  {8, 1.0},
+                                                           {9, 1.0}, {10, 1.5}, {11, 1.5}};
+  ASSERT_EQ(at_rank0.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(at_rank0[i].first, expected[i].first) << i;
+    EXPECT_NEAR(at_rank0[i].second, expected[i].second, kEps) << i;
+  }
 }
 
 TEST(SimulatorTest, groups_follow_the_farms_topology) {

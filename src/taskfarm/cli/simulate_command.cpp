@@ -32,7 +32,6 @@ struct SimulateArgs {
   int groups = -1;                 // < 0: the job's [schedule] groups
   bool forward_results = false;
   bool rank0_apart = false;
-  bool capped_group_replies = false;
   double group_service_us = -1.0;  // < 0: --service-us
   std::string root_policy;         // "": the job's [schedule] root_policy
   std::string prefetch;  // "" = the job's
@@ -164,7 +163,6 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
   config.groups = args.groups >= 0 ? args.groups : static_cast<int>(spec.schedule.groups);
   config.results_through_group_masters = args.forward_results;
   config.rank0_serves_only_group_masters = args.rank0_apart;
-  config.group_masters_cap_replies = args.capped_group_replies;
   config.service = args.service_us * 1e-6;
   config.service_per_chunk = args.chunk_service_us * 1e-6;
   config.group_service = args.group_service_us < 0 ? -1.0 : args.group_service_us * 1e-6;
@@ -215,12 +213,11 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
              hier ? fmt::format("; {} groups, {} group masters", r.groups, r.group_masters) : "");
   fmt::print("  tasks      {} ({}), {:.6g} s of work in all\n", n, cost_source, r.total_cost);
   fmt::print("  schedule   {}{}, prefetch {}\n", schedule::policy_name(config.policy.kind),
-             hier ? fmt::format(" in each group, {} at rank 0{}{}; results {}",
+             hier ? fmt::format(" in each group, {} at rank 0{}; results {}",
                                 schedule::policy_name(config.root_policy.kind),
                                 config.rank0_serves_only_group_masters ? " for group masters only (what-if)" : "",
-                                config.group_masters_cap_replies ? ", capped group replies (what-if)" : "",
                                 config.results_through_group_masters ? "through the group masters (what-if)"
-                                                                     : "straight to rank 0")
+                                                                     : "straight to rank 0, batched")
                   : "",
              prefetch_text(config));
   fmt::print("  messages   {:g} us per message{} at {}, {:g} us latency one way\n", args.service_us,
@@ -269,8 +266,6 @@ void add_simulate_command(CLI::App& app, const app::Registry& registry, std::fun
   cmd->add_flag("--rank0-only-schedules-groups", args->rank0_apart,
                 "what-if: ranks 1..P-1 form the groups and rank 0 serves only their masters (in the farm rank 0 "
                 "also serves its own group's members)");
-  cmd->add_flag("--capped-group-replies", args->capped_group_replies,
-                "what-if: a group master caps a reply at ceil(R/2m) tasks beyond the first chunk, as rank 0 does");
   cmd->add_option("--group-service-us", args->group_service_us,
                   "a group master's time per message (default: --service-us)")
       ->check(CLI::NonNegativeNumber);

@@ -27,7 +27,8 @@ constexpr double kRttAlpha = 0.3;
 constexpr double kTaskTimeAlpha = 0.2;
 constexpr double kChunkTasksAlpha = 0.3;
 constexpr double kPieceSeconds = 0.25;      // a worker looks at the network at least this often
-constexpr double kResultSeconds = 1.0;      // and sends its results at least this often
+constexpr double kResultSeconds = 1.0;      // and sends its results at least this often (a group
+                                            // member: at most this often, unless it waits or leaves)
 constexpr double kLocalPushSeconds = 0.2;   // rank 0's compute thread hands its results over this often
 constexpr std::uint32_t kNoSlot = std::numeric_limits<std::uint32_t>::max();
 
@@ -171,6 +172,7 @@ struct Worker {
   std::uint32_t arrived = kNoSlot;  // a reply that came while computing: seen after the piece
   double sent_at = 0.0;
   double last_send = 0.0;  // local: last time its reports were handed to rank 0
+  double last_results = 0.0;  // a group member: last time its results went to rank 0
   double rtt = -1.0;
   double task_time = -1.0;
   double chunk_tasks = -1.0;
@@ -432,12 +434,18 @@ class Simulation {
   // ---- workers -------------------------------------------------------------------------------
 
   /// A worker's message (requests ask for `want` > 0 chunks) carrying the reports of the chunks
-  /// finished since its last one. A member of a group of the real farm sends two: results to rank 0
-  /// (when it has any), the request to its group master (farm/worker.cpp).
+  /// finished since its last one. A member of a group of the real farm (farm/worker.cpp) sends its
+  /// request to its group master and its results to rank 0 in batches: with a request only once a
+  /// second has passed since its last results, and always on a message without a request (it waits
+  /// with an empty queue, the periodic send) and on its final message.
   void send(int w, std::uint32_t want, bool final, double now) {
     Worker& wk = workers_[w];
     const bool split = wk.results_to != wk.scheduler;
-    if (!split || wk.results_pending || final) {
+    const bool results_now = !split || final || want == 0 || now - wk.last_results >= kResultSeconds;
+    if (split && results_now) {
+      wk.last_results = now;
+    }
+    if (!split || (results_now && (wk.results_pending || final))) {
       const std::uint32_t slot = new_message();
       Message& msg = messages_[slot];
       msg.from = w;
@@ -489,6 +497,8 @@ class Simulation {
                : config_.prefetch == SimPrefetch::automatic ? auto_want(wk)
                                                             : 1,
                false, now);
+        } else if (wk.results_pending) {
+          send(w, 0, false, now);  // never wait holding results (farm/worker.cpp)
         }
         wk.waiting = true;
         return;
@@ -620,7 +630,7 @@ class Simulation {
   /// hands over what it has and stops.
   bool take_local(int w, double now) {
     Worker& wk = workers_[w];
-    const auto chunk = masters_[0].dispatcher->next(wk.index);
+    const auto chunk = masters_[0].dispatcher->next(wk.index, single_cap());
     if (chunk) {
       wk.queue.push_back({*chunk, now, record(*chunk, wk.rank, now)});
       wk.cursor = chunk->begin;
@@ -633,6 +643,19 @@ class Simulation {
   }
 
   // ---- masters -------------------------------------------------------------------------------
+
+  /// Master::fill and compute_locally: under two-level scheduling (rank 0's policy has fewer workers
+  /// than there are computing ranks) a single computing rank that takes chunks from rank 0 (its
+  /// compute thread, a member of group 0) gets at most ceil(R / 2P) tasks a chunk, R the tasks rank
+  /// 0 has not handed out, P the computing ranks of the run; 0 = no cap.
+  [[nodiscard]] TaskIndex single_cap() const {
+    const Master& m = masters_[0];
+    if (m.n_workers == computing_ranks_) {
+      return 0;
+    }
+    const auto p = static_cast<TaskIndex>(computing_ranks_);
+    return (m.dispatcher->remaining() + 2 * p - 1) / (2 * p);
+  }
 
   /// Passes a report to master `id`'s policy: rank 0 files it under the sender's rank 0 number (a
   /// group member's reports count for its group), a group master under the member's own.
@@ -734,11 +757,12 @@ class Simulation {
     const TaskIndex share = (m.dispatcher->remaining() + 2 * workers - 1) / (2 * workers);
     const bool to_group = kind == MessageKind::from_group;
     const int index = to_group ? masters_[from].root_index : workers_[from].index;
+    const TaskIndex cap = to_group ? 0 : single_cap();
     const std::uint32_t reply = new_message();
     Message& out = messages_[reply];
     TaskIndex given = 0;
     while (out.chunks.size() < want && (out.chunks.empty() || given < share)) {
-      const auto chunk = m.dispatcher->next(index);
+      const auto chunk = m.dispatcher->next(index, cap);
       if (!chunk) {
         break;
       }
@@ -800,11 +824,10 @@ class Simulation {
       const std::uint32_t want = messages_[*it].want;
       const std::uint32_t reply = new_message();
       Message& out = messages_[reply];
-      // What-if: the cap rank 0 puts on a reply (ceil(R / 2P) tasks beyond the first chunk); the
-      // farm's group master hands a member as many chunks as it asks for.
+      // As rank 0 caps a reply: at most ceil(R / 2m) of the R tasks in its pool beyond the first
+      // chunk, m its members, so a member asking for many chunks cannot hoard the group's work.
       const auto members = static_cast<TaskIndex>(m.members);
-      const TaskIndex share = config_.group_masters_cap_replies ? (m.pool_tasks + 2 * members - 1) / (2 * members)
-                                                                : std::numeric_limits<TaskIndex>::max();
+      const TaskIndex share = (m.pool_tasks + 2 * members - 1) / (2 * members);
       TaskIndex given = 0;
       while (out.chunks.size() < want && !m.pool.empty() && (out.chunks.empty() || given < share)) {
         const auto chunk = m.pool.front().dispatcher->next(workers_[w].index);

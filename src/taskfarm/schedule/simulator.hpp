@@ -41,7 +41,9 @@ enum class SimPrefetch {
 /// - A request carries the reports of the chunks finished since the worker's last message (as the
 ///   real worker piggybacks results), and the master passes them to Policy::observe before it
 ///   decides, so adaptive policies adapt. A worker that is told "no more work" sends a final message
-///   (which also costs its master a service). Not modelled: failures and retries (the real master
+///   (which also costs its master a service). A worker whose queue runs dry while its request is in
+///   flight sends its results on a message of their own ("never wait holding results", as the real
+///   worker does). Not modelled: failures and retries (the real master
 ///   holds a request that finds no chunk until every handed-out task is reported; here it answers
 ///   "no more" at once, which changes no chunk and no makespan), the 1 MiB piece and 4 MiB send
 ///   limits on result bytes, and the real worker's idle back-off.
@@ -54,13 +56,21 @@ enum class SimPrefetch {
 ///   from rank ceil(g P / G); rank 0 is group 0's master and serves its members directly; the first
 ///   rank of every other group is a group master, which does not compute. Rank 0's policy is
 ///   `root_policy` (with the job's min_chunk, no max_chunk) over its compute thread, its direct
-///   members and the G - 1 group masters. A group master asks rank 0 for as many chunks as it has
-///   members whenever fewer than 2 * members * (its last sub-chunk's size) tasks are left in its
+///   members and the G - 1 group masters. That policy sizes chunks for whole groups, so (as
+///   Master::fill and compute_locally do) a single computing rank taking chunks from rank 0 (its
+///   compute thread, a member of group 0) gets at most ceil(R / 2P) tasks a chunk, R the tasks not yet
+///   handed out, P the run's computing ranks (when rank 0's policy has fewer workers than the run
+///   has computing ranks); group masters are not capped so. A group master asks rank 0 for as many
+///   chunks as it has members whenever fewer than 2 * members * (its last sub-chunk's size) tasks are left in its
 ///   pool, splits each root chunk with `policy` over its members (one dispatcher per root chunk,
-///   oldest first), serves one message at a time in `group_service` seconds, and holds a member's
-///   request while its pool is empty. Members send requests to their group master but their
-///   results, reports and final message to rank 0, which files their reports under their group
-///   master's number: rank 0 still takes up a message per member chunk.
+///   oldest first), serves one message at a time in `group_service` seconds, holds a member's
+///   request while its pool is empty, and caps a reply as rank 0 does, at ceil(R / 2m) of the R tasks
+///   in its pool beyond the first chunk (m members). Members send requests to their group master
+///   but their results, reports and final message to rank 0, which files their reports under their
+///   group master's number. They send results in batches (farm/worker.cpp): with a request only
+///   once a second has passed since their last results; otherwise when their queue runs dry with a
+///   request in flight, a second after their last message of any kind, and with their final message
+///   (the 4 MiB limit is not modelled).
 ///   With `results_through_group_masters` (not what the farm does; for comparison) members send
 ///   everything to their group master, which passes their reports to the sub-chunk's policy and
 ///   forwards results to rank 0 on its own requests or after a second without one; a root chunk is
@@ -70,9 +80,7 @@ enum class SimPrefetch {
 ///   With `rank0_serves_only_group_masters` (also a what-if) ranks 1..P-1 form the G groups (group g
 ///   from rank 1 + ceil(g (P - 1) / G)), every group has a group master, and rank 0 serves only them
 ///   and does not compute: in the farm, rank 0's own group members take chunks of the root policy,
-///   which sizes them for whole groups. With `group_masters_cap_replies` (a what-if) a group master
-///   caps a reply as rank 0 does, at ceil(R / 2m) of the R tasks in its pool beyond the first chunk;
-///   the farm's group master hands a member as many chunks as it asks for.
+///   which sizes them for whole groups (capped at ceil(R / 2P) for a single rank).
 /// - A worker's report gives as overhead the time from its master's decision to the chunk's first
 ///   task.
 /// - Makespan: the time the last task finishes; `finished`: when rank 0 has also taken up its last
@@ -85,7 +93,6 @@ struct SimConfig {
   int groups = 0;                      ///< G >= 2: two-level scheduling in G groups; 0 or 1 = flat
   bool results_through_group_masters = false;   ///< with groups: what-if, see above
   bool rank0_serves_only_group_masters = false;  ///< with groups: what-if, see above
-  bool group_masters_cap_replies = false;        ///< with groups: what-if, see above
   bool master_computes = true;         ///< rank 0 computes too
   double service = 0.0;                ///< seconds the (root) master spends per message
   double service_per_chunk = 0.0;      ///< extra seconds per chunk a master hands out in a reply
