@@ -11,8 +11,11 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMP
 cmake --build "$build" --target job_file_fuzzer >/dev/null
 fuzzer=$build/tests/fuzz/job_file_fuzzer
 export ASAN_OPTIONS=detect_leaks=0
-if compgen -G "tests/fuzz/regressions/*" >/dev/null; then
-  "$fuzzer" -runs=1 tests/fuzz/regressions/* 2>&1 | tail -1
+mkdir -p tests/fuzz/regressions
+regressions=$(find tests/fuzz/regressions -type f ! -name README.md)
+if [[ -n "$regressions" ]]; then
+  # shellcheck disable=SC2086
+  "$fuzzer" -runs=1 $regressions 2>&1 | tail -1
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
