@@ -157,6 +157,16 @@ INSTANTIATE_TEST_SUITE_P(
                       PolicyCase{"policy = \"tss\"\ngroups = 2\nmaster_computes = false"},
                       PolicyCase{"policy = \"auto\""}, PolicyCase{"policy = \"awf-c\""}));
 
+TEST(FarmTest, fewer_tasks_than_ranks_with_groups) {
+  // Group members whose first (and only) chunk is a single task must not wait holding its result.
+  const boost::mpi::communicator world;
+  const farm::FarmResult r = run_job(
+      "[job]\napp = \"synthetic\"\n[schedule]\npolicy = \"ss\"\ngroups = 2\n[params]\ntask = { range = [0, 3] }\n"
+      "[app]\nmean_ms = 0.1\n",
+      "few.h5");
+  EXPECT_TRUE(testing::all_ok(world, r.done == 3 && r.pending == 0));
+}
+
 TEST(FarmTest, mandelbrot_equals_the_serial_image) {
   const boost::mpi::communicator world;
   const std::string text =

@@ -169,7 +169,8 @@ RankStats Worker::run() {
       }
       if (!in_flight) {
         send(prefetch_ > 0 ? prefetch_ + 1 : auto_want(), 0);
-      } else if (!report.empty()) {
+      }
+      if (!report.empty()) {
         send(0, 0);  // never wait holding results: the master may be waiting for exactly these
       }
       while (!poll_reply() && !check_stop()) {
