@@ -2,9 +2,9 @@
 """Validates `taskfarm simulate` against real runs on this machine (prints a table; never fails on timing).
 
 For each policy and rank count: the makespan `taskfarm simulate JOB --ranks P` predicts and the one
-a real `mpirun -n P taskfarm run JOB` measures (median of --repeat), and their ratio. Tasks spin on
-wall-clock time (clock = "wall"), so oversubscribed ranks behave like ranks with a core each, which
-is what the model assumes.
+a real `mpirun -n P taskfarm run JOB` measures (median of --repeat), and their ratio. Tasks burn CPU
+time (clock = "cpu"); P ranks on C < P cores are modelled as processor sharing, every rank running
+at C/P speed (the simulated job gets slow_ranks = all, slowdown = P/C).
 
     /usr/bin/python3 tests/bench/simulate_check.py --taskfarm build/release/bin/taskfarm
 """
@@ -29,9 +29,10 @@ def main():
     p.add_argument("--policies", default="static,ss,gss,fac2,af,auto")
     p.add_argument("--ranks", default="2,3,4")
     args = p.parse_args()
-    app = 'distribution = "lognormal"\nspread = 1.0\nmean_ms = 1.0\nclock = "wall"\n'
+    app = 'distribution = "lognormal"\nspread = 1.0\nmean_ms = 1.0\nclock = "cpu"\n'
+    cores = os.cpu_count() or 1
     print(f"simulate vs measured: {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs; {args.tasks} lognormal "
-          f"tasks (sigma 1, mean 1 ms, wall-clock spin); measured = median of {args.repeat}\n")
+          f"tasks (sigma 1, mean 1 ms, CPU-time tasks); measured = median of {args.repeat}\n")
     print("| policy | ranks | predicted s | measured s | measured / predicted |")
     print("|---|---:|---:|---:|---:|")
     worst = 0.0
@@ -39,9 +40,11 @@ def main():
         for policy in args.policies.split(","):
             for ranks in [int(r) for r in args.ranks.split(",")]:
                 text = bench.job_text(policy, args.tasks, app)
+                share = max(1.0, ranks / cores)
+                model = text + f"slow_ranks = {list(range(ranks))}\nslowdown = {share}\n"
                 job = os.path.join(tmp, f"{policy}.toml")
                 with open(job, "w") as f:
-                    f.write(text)
+                    f.write(model)
                 sim = subprocess.run([args.taskfarm, "simulate", job, "--ranks", str(ranks)], capture_output=True,
                                      text=True, check=True).stdout
                 predicted = float(re.search(r"makespan\s+([0-9.eE+-]+) s", sim).group(1))
