@@ -59,19 +59,6 @@ void print_error(const std::string& message) {
   std::fflush(stderr);
 }
 
-std::string read_text(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw InputError(fmt::format("{}: is a directory, not a job file", path));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw InputError(fmt::format("{}: cannot read the job file ({})", path, std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 struct RunArgs {
   std::string job;
@@ -183,7 +170,7 @@ int run_command(const RunArgs& args, const app::Registry& registry) {
   return launch(
       [&](int n_ranks) {
         Prepared p;
-        p.text = read_text(args.job);
+        p.text = job::read_job_text(args.job);
         p.source = args.job;
         job::JobSpec spec = job::parse_job(p.text, p.source);
         auto kernel = registry.instantiate(spec, 0);
@@ -228,7 +215,7 @@ int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Reg
         const std::string stored_hash = file.text_attribute("job_hash");
         if (!resume.job.empty()) {
           job::JobSpec given;
-          given.text = read_text(resume.job);
+          given.text = job::read_job_text(resume.job);
           if (given.hash() != stored_hash) {
             if (!resume.force_spec) {
               throw InputError(fmt::format("{}: the job file {} differs from the job stored in the output "
@@ -280,7 +267,7 @@ int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Reg
 }
 
 int validate_command(const std::string& path, const app::Registry& registry) {
-  job::JobSpec spec = job::parse_job(read_text(path), path);
+  job::JobSpec spec = job::parse_job(job::read_job_text(path), path);
   auto kernel = registry.instantiate(spec, 0);
   fmt::print("{}: ok\n", path);
   fmt::print("  job      {} (app {}, output {})\n", spec.name, spec.app, spec.output);

@@ -39,19 +39,6 @@ struct SimulateArgs {
   bool chunks = false;
 };
 
-job::JobSpec read_job(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw InputError(fmt::format("{}: is a directory, not a job file", path));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw InputError(fmt::format("{}: cannot read the job file ({})", path, std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return job::parse_job(text.str(), path);
-}
 
 /// Task seconds from an earlier output's /tasks/seconds; every task must have been computed.
 std::vector<double> replayed_costs(const std::string& path, TaskIndex n_tasks, const std::string& job_path) {
@@ -152,7 +139,7 @@ std::string prefetch_text(const schedule::SimConfig& c) {
 }
 
 int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
-  job::JobSpec spec = read_job(args.job);
+  job::JobSpec spec = job::load_job(args.job);
   (void)registry.instantiate(spec, 0);  // validates [app] and fills default [params]
   const TaskIndex n = spec.params.size();
 

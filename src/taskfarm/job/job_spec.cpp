@@ -401,14 +401,20 @@ JobSpec parse_job(std::string_view text, const std::string& source) {
   return spec;
 }
 
-JobSpec load_job(const std::filesystem::path& path) {
+std::string read_job_text(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw InputError(fmt::format("{}: is a directory, not a job file", path.string()));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw InputError(fmt::format("{}: cannot read the job file ({})", path.string(), std::strerror(errno)));
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_job(text.str(), path.string());
+  return text.str();
 }
+
+JobSpec load_job(const std::filesystem::path& path) { return parse_job(read_job_text(path), path.string()); }
 
 }  // namespace taskfarm::job

@@ -40,6 +40,9 @@ struct JobSpec {
 /// @brief Parses and validates job text; throws InputError "source:line: [table] key: what was expected".
 JobSpec parse_job(std::string_view text, const std::string& source);
 
+/// @brief The text of a job file; InputError naming the path if it cannot be read.
+std::string read_job_text(const std::filesystem::path& path);
+
 /// @brief Reads and parses a job file.
 JobSpec load_job(const std::filesystem::path& path);
 
