@@ -320,6 +320,14 @@ int inspect_command(const std::string& path) {
   return 0;
 }
 
+/// The options every command that launches a farm (run, resume) takes.
+void add_launch_options(CLI::App& command, RunArgs& args) {
+  command.add_option("--checkpoint-seconds", args.flush_seconds, "flush results to the file this often")
+      ->check(CLI::PositiveNumber);
+  command.add_option("--progress-seconds", args.progress_seconds, "progress line interval, 0 for none")
+      ->check(CLI::NonNegativeNumber);
+}
+
 }  // namespace
 
 int main(int argc, char** argv, const app::Registry& registry) {
@@ -330,10 +338,7 @@ int main(int argc, char** argv, const app::Registry& registry) {
   run_cmd->add_option("job", run.job, "job file (TOML)")->required();
   run_cmd->add_option("-o,--output", run.output, "output file (default: [job] output of the job file)");
   run_cmd->add_flag("-f,--force", run.force, "replace an existing output file");
-  run_cmd->add_option("--checkpoint-seconds", run.flush_seconds, "flush results to the file this often")
-      ->check(CLI::PositiveNumber);
-  run_cmd->add_option("--progress-seconds", run.progress_seconds, "progress line interval, 0 for none")
-      ->check(CLI::NonNegativeNumber);
+  add_launch_options(*run_cmd, run);
 
   ResumeArgs resume;
   RunArgs resume_run;
@@ -343,10 +348,7 @@ int main(int argc, char** argv, const app::Registry& registry) {
   resume_cmd->add_option("job", resume.job, "job file: must match the stored job unless --force-spec");
   resume_cmd->add_flag("--force-spec", resume.force_spec, "resume with a job file that differs from the stored one");
   resume_cmd->add_flag("--retry-failed", resume.retry_failed, "run the tasks that failed for good again");
-  resume_cmd->add_option("--checkpoint-seconds", resume_run.flush_seconds, "flush results to the file this often")
-      ->check(CLI::PositiveNumber);
-  resume_cmd->add_option("--progress-seconds", resume_run.progress_seconds, "progress line interval, 0 for none")
-      ->check(CLI::NonNegativeNumber);
+  add_launch_options(*resume_cmd, resume_run);
 
   std::string validate_job;
   CLI::App* validate_cmd = app.add_subcommand("validate", "check a job file without running it (no MPI needed)");

@@ -6,24 +6,11 @@
 #include <vector>
 
 #include "taskfarm/app/kernel.hpp"
+#include "taskfarm/core/running_moments.hpp"
 #include "taskfarm/core/task_range.hpp"
 #include "taskfarm/farm/protocol.hpp"
 
 namespace taskfarm::farm {
-
-/// @brief Running mean and variance of task seconds (Welford 1962, as in Knuth TAOCP vol. 2, 4.2.2).
-struct TaskTimeStats {
-  std::uint64_t n = 0;
-  double mean = 0.0;
-  double m2 = 0.0;
-  void add(double x) noexcept {
-    ++n;
-    const double d = x - mean;
-    mean += d / static_cast<double>(n);
-    m2 += d * (x - mean);
-  }
-  [[nodiscard]] double variance() const noexcept { return n > 1 ? m2 / static_cast<double>(n - 1) : 0.0; }
-};
 
 /// @brief Computes tasks with a kernel straight into a report, timing each task and turning a
 /// kernel's exception into a failed task (the rest of the chunk goes on).
@@ -38,7 +25,7 @@ class ChunkRunner {
   TaskIndex run(TaskRange part, ReportBuilder& report, double deadline);
 
   /// @brief Timings of the tasks run since the last reset (a chunk's).
-  [[nodiscard]] const TaskTimeStats& stats() const noexcept { return stats_; }
+  [[nodiscard]] const RunningMoments& stats() const noexcept { return stats_; }
   void reset_stats() noexcept { stats_ = {}; }
   [[nodiscard]] std::uint64_t failures() const noexcept { return failures_; }
 
@@ -47,7 +34,7 @@ class ChunkRunner {
   std::vector<std::size_t> field_bytes_;
   std::vector<std::byte*> slots_;
   const std::atomic<int>* stop_;
-  TaskTimeStats stats_;
+  RunningMoments stats_;
   std::uint64_t failures_ = 0;
 };
 

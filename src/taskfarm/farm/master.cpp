@@ -321,7 +321,7 @@ void Master::compute_locally(RankStats& stats) {
       }
       if (cursor > chunk->begin) {  // the whole chunk, or the part computed before a stop
         const double finished_at = now_seconds();
-        const TaskTimeStats& s = runner.stats();
+        const RunningMoments& s = runner.stats();
         report.add_chunk({{chunk->begin, cursor}, assigned - t0_, assigned - t0_, finished_at - t0_,
                           finished_at - assigned, s.mean, s.variance()});
         ++stats.chunks;
@@ -389,7 +389,9 @@ FarmResult Master::run(RankStats& local_stats) {
         world_.recv(status->source(), kTagReport, reinterpret_cast<char*>(buffer.data()), count);
         serve(status->source(), std::move(buffer));
         buffer = {};
-        release_waiting();
+        if (!waiting_.empty()) {  // only the master thread touches waiting_
+          release_waiting();
+        }
         backoff.reset();
         continue;
       }

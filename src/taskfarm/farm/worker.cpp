@@ -143,7 +143,7 @@ RankStats Worker::run() {
   // in the file and is computed on resume.
   auto add_partial_chunk = [&](const Assignment& a, double t_end) {
     if (cursor > a.range.begin) {
-      const TaskTimeStats& s = runner.stats();
+      const RunningMoments& s = runner.stats();
       report.add_chunk({{a.range.begin, cursor}, a.assigned, chunk_started - t0_, t_end - t0_, t_end - chunk_started,
                         s.mean, s.variance()});
       ++stats.chunks;
@@ -221,7 +221,7 @@ RankStats Worker::run() {
       break;
     }
     if (cursor == a.range.end) {
-      const TaskTimeStats& s = runner.stats();
+      const RunningMoments& s = runner.stats();
       report.add_chunk({a.range, a.assigned, chunk_started - t0_, t_end - t0_, t_end - chunk_started, s.mean,
                         s.variance()});
       ++stats.chunks;

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "taskfarm/core/running_moments.hpp"
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/schedule/chunk_dispatcher.hpp"
 
@@ -35,31 +36,6 @@ constexpr std::uint32_t kNoSlot = std::numeric_limits<std::uint32_t>::max();
 constexpr std::size_t kNoRow = std::numeric_limits<std::size_t>::max();
 
 double ewma(double old, double sample, double alpha) { return old < 0 ? sample : old + alpha * (sample - old); }
-
-/// Running mean and M2 of task seconds (Welford 1962), merged across chunks by Chan, Golub &
-/// LeVeque (1979), "Updating formulae and a pairwise algorithm for computing sample variances".
-struct Moments {
-  std::uint64_t n = 0;
-  double mean = 0.0;
-  double m2 = 0.0;
-  void add(double x) noexcept {
-    ++n;
-    const double d = x - mean;
-    mean += d / static_cast<double>(n);
-    m2 += d * (x - mean);
-  }
-  void merge(std::uint64_t nb, double mean_b, double m2_b) noexcept {
-    if (nb == 0) {
-      return;
-    }
-    const std::uint64_t total = n + nb;
-    const double d = mean_b - mean;
-    mean += d * static_cast<double>(nb) / static_cast<double>(total);
-    m2 += m2_b + d * d * static_cast<double>(n) * static_cast<double>(nb) / static_cast<double>(total);
-    n = total;
-  }
-  [[nodiscard]] double variance() const noexcept { return n > 1 ? m2 / static_cast<double>(n - 1) : 0.0; }
-};
 
 struct Assigned {
   TaskRange range;
@@ -114,7 +90,7 @@ struct Outstanding {
   double overhead = 0.0;  // from rank 0's decision to the group master taking the reply up
   TaskIndex left = 0;
   double compute_seconds = 0.0;
-  Moments moments;
+  RunningMoments moments;
 };
 
 /// One root chunk in a group master's pool, split by its own dispatcher (farm/group_master.cpp).
@@ -178,7 +154,7 @@ struct Worker {
   double chunk_tasks = -1.0;
   double chunk_started = 0.0;
   double segment_seconds = 0.0;
-  Moments chunk_moments;
+  RunningMoments chunk_moments;
   std::vector<ChunkReport> unreported;
 };
 
