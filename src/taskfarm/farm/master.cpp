@@ -184,10 +184,11 @@ void Master::serve(int source, std::vector<std::byte> bytes) {
   const ReportHeader header = peek_header(bytes);
   AssignMessage reply;
   bool answer = false;
-  WriterItem item;
   {
+    // Queued for the writer under the lock that accounted it: a retry this report schedules cannot
+    // overtake it, so a failed attempt's zeros never land after the retry's results.
     std::lock_guard lock(dispatch_mutex_);
-    item = account(source, std::move(bytes));
+    writer_.push(account(source, std::move(bytes)));
     if (header.want > 0) {
       answer = fill(source, header.want, reply);
       if (!answer) {
@@ -205,7 +206,6 @@ void Master::serve(int source, std::vector<std::byte> bytes) {
     --active_workers_;
     finished_[static_cast<std::size_t>(source)] = true;
   }
-  writer_.push(std::move(item));
 }
 
 void Master::release_waiting() {
@@ -272,12 +272,10 @@ void Master::compute_locally(RankStats& stats) {
     const TaskIndex piece_tasks = std::max<std::size_t>(1, kLocalPushBytes / task_bytes);
     double last_push = now_seconds();
     auto push = [&] {
-      WriterItem item;
       {
-        std::lock_guard lock(dispatch_mutex_);
-        item = account(0, report.take(0, 0));
+        std::lock_guard lock(dispatch_mutex_);  // accounted and queued in one step (see serve)
+        writer_.push(account(0, report.take(0, 0)));
       }
-      writer_.push(std::move(item));
       last_push = now_seconds();
     };
     for (;;) {
