@@ -47,6 +47,13 @@ JOB_CASES = {
                                      "[schedule] chunck", "unknown key", line=6),
     "unknown_app_key": job_case(JOB_MANDELBROT + "[app]\nwidht = 8\nheight = 4\n", "[app] widht", "unknown key",
                                 "width", line=5),
+    "unknown_order": job_case(JOB_MANDELBROT + '[schedule]\norder = "slowest"\n' + APP_SMALL,
+                              "[schedule] order", '"slowest"', "cost:<expression>", line=5),
+    # the mandelbrot app fills in its `row` axis itself: the expression is checked after that
+    "order_unknown_parameter": job_case(JOB_MANDELBROT + '[schedule]\norder = "cost:col * 2"\n' + APP_SMALL,
+                                        "[schedule] order", "no parameter named 'col'", "row", line=5),
+    "order_bad_expression": job_case(JOB_MANDELBROT + '[schedule]\norder = "by:row +* 2"\n' + APP_SMALL,
+                                     "[schedule] order", "column 6", line=5),
     "fsc_without_chunk": job_case(JOB_MANDELBROT + '[schedule]\npolicy = "fsc"\n' + APP_SMALL,
                                   "[schedule] chunk", "fsc"),
     "negative_chunk": job_case(JOB_MANDELBROT + '[schedule]\npolicy = "fsc"\nchunk = -4\n' + APP_SMALL,

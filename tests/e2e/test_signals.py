@@ -112,6 +112,25 @@ class Signals(common.TempDirTestCase):
         resume_seconds = self.resume_to_reference()
         print(f"  {done}/{N_TASKS} done at the stop; resume hint printed: {hint}; resume {resume_seconds:.1f} s")
 
+    def test_sigusr1_with_expensive_tasks_first(self):
+        # A sorted order scatters each chunk over the file (task 0, 2499, 1, 2498, ...): the
+        # checkpoint, the stop and resume must still land every result at its own task.
+        self.write("job.toml", farmproc.synthetic_job(
+            N_TASKS, MEAN_MS, seed=11, job_extra='\n[schedule]\norder = "cost:abs(task - 1250)"\n'))
+        launch = self.start_and_wait_mid_run()
+        t_signal = time.monotonic()
+        os.kill(launch.pid, signal.SIGUSR1)
+        self.wait_exit(launch, t_signal)
+        self.assertEqual(launch.code, EXIT_INTERRUPTED, launch.describe())
+        done = self.check_interrupted_file(launch)
+        out = farmproc.read_output(self.tmp / "out.h5")
+        distance = np.abs(np.arange(N_TASKS) - 1250)
+        mask = out["state"] == DONE
+        # Tasks far from 1250 went first: what was done at the stop lies further out than what was not.
+        self.assertGreater(np.median(distance[mask]), np.median(distance[~mask]))
+        resume_seconds = self.resume_to_reference()
+        print(f"\norder cost:abs(task - 1250): {done}/{N_TASKS} done at the stop, resume {resume_seconds:.1f} s")
+
     def signal_every_rank(self, signo):
         launch = self.start_and_wait_mid_run()
         ranks = launch.ranks()

@@ -229,6 +229,89 @@ TEST(FarmTest, failing_tasks_are_retried_recorded_and_the_rest_completes) {
   EXPECT_TRUE(testing::all_ok(world, ok));
 }
 
+/// An order and, computed here by hand, the task each schedule position runs (100 tasks).
+struct OrderCase {
+  std::string order;
+  std::vector<TaskIndex> task_at;
+};
+
+std::vector<TaskIndex> reversed_100() {
+  std::vector<TaskIndex> t(100);
+  for (TaskIndex p = 0; p < 100; ++p) {
+    t[p] = 99 - p;
+  }
+  return t;
+}
+
+/// cost:(task-50)^2, largest first: task 0 (2500), then 1 and 99 (2401 each; a tie keeps index
+/// order), 2 and 98, ..., 49 and 51, and last 50 (0).
+std::vector<TaskIndex> by_distance_from_50() {
+  std::vector<TaskIndex> t;
+  t.push_back(0);  // 2500
+  for (TaskIndex d = 49; d >= 1; --d) {  // distance d: task 50-d, then 50+d (index order on ties)
+    t.push_back(50 - d);
+    t.push_back(50 + d);
+  }
+  t.push_back(50);  // 0
+  return t;
+}
+
+class FarmOrderTest : public ::testing::TestWithParam<OrderCase> {};
+
+TEST_P(FarmOrderTest, results_failures_and_ranks_land_at_their_task_not_their_position) {
+  const boost::mpi::communicator world;
+  constexpr TaskIndex n = 100;
+  const OrderCase& c = GetParam();
+  ASSERT_EQ(c.task_at.size(), n);
+  const farm::FarmResult r = run_job("[job]\napp = \"flaky\"\nretries = 1\n[schedule]\npolicy = \"fsc\"\nchunk = 6\n"
+                                     "order = \"" + c.order + "\"\n[params]\ntask = { range = [0, 100] }\n",
+                                     "ordered.h5");
+  bool ok = r.failed == 14 && r.done == n - 14 && r.pending == 0;
+  if (world.rank() == 0) {
+    const io::ResultsFile f = io::ResultsFile::open("ordered.h5");
+    std::vector<std::int64_t> triple(n);
+    std::vector<std::uint8_t> state(n);
+    std::vector<std::int32_t> rank(n);
+    f.read_tasks(0, {0, n}, triple.data());
+    f.read_tasks(f.state_column(), {0, n}, state.data());
+    f.read_tasks(f.rank_column(), {0, n}, rank.data());
+    for (TaskIndex t = 0; t < n; ++t) {
+      const bool bad = t % 7 == 3;
+      EXPECT_EQ(state[t], bad ? 2 : 1) << "task " << t;
+      EXPECT_EQ(triple[t], bad ? 0 : static_cast<std::int64_t>(3 * t)) << "task " << t;
+      ok = ok && state[t] == (bad ? 2 : 1) && triple[t] == (bad ? 0 : static_cast<std::int64_t>(3 * t));
+    }
+    for (const io::FailureRow& fr : f.read_failures()) {  // task indices, not positions
+      EXPECT_EQ(fr.message, "task " + std::to_string(fr.task) + " is unlucky");
+      ok = ok && fr.message == "task " + std::to_string(fr.task) + " is unlucky";
+    }
+    // /chunks tiles the positions; each position's task was computed by the chunk's rank (a
+    // failed task's final rank is its last attempt's, so only done tasks are checked).
+    std::vector<io::ChunkRow> chunks = f.read_chunks();
+    std::sort(chunks.begin(), chunks.end(),
+              [](const auto& a, const auto& b) { return std::tie(a.begin, b.end) < std::tie(b.begin, a.end); });
+    TaskIndex next = 0;
+    for (const io::ChunkRow& ch : chunks) {
+      if (ch.begin != next) {
+        continue;  // a retry (one task, re-sent): not part of the tiling
+      }
+      for (TaskIndex p = ch.begin; p < ch.end; ++p) {
+        const TaskIndex t = c.task_at[p];
+        ok = ok && (t % 7 == 3 || rank[t] == ch.rank);
+      }
+      next = ch.end;
+    }
+    EXPECT_EQ(next, n);
+    ok = ok && next == n;
+  }
+  EXPECT_TRUE(testing::all_ok(world, ok));
+}
+
+INSTANTIATE_TEST_SUITE_P(Orders, FarmOrderTest,
+                         ::testing::Values(OrderCase{"reverse", reversed_100()},
+                                           OrderCase{"by:-task", reversed_100()},
+                                           OrderCase{"cost:(task-50)^2", by_distance_from_50()}));
+
 TEST(FarmTest, a_transient_failure_is_retried_and_the_task_ends_done) {
   const boost::mpi::communicator world;
   constexpr TaskIndex n = 60;

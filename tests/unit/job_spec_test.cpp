@@ -139,8 +139,8 @@ INSTANTIATE_TEST_SUITE_P(
                "fac2 (factoring), wf (weighted), awf, awf-b, awf-c, awf-d, awf-e, af (adaptive), auto"},
         BadJob{"unknown_schedule_key", kApp + "[schedule]\nchunk_size = 4\n",
                "job.toml:4: [schedule] chunk_size: unknown key; expected one of: chunk, first, groups, last, "
-               "master_computes, max_chunk, min_chunk, overhead_us, policy, prefetch, root_policy, sigma_ms, "
-               "weights"},
+               "master_computes, max_chunk, min_chunk, order, overhead_us, policy, prefetch, root_policy, "
+               "sigma_ms, weights"},
         BadJob{"fsc_without_chunk", kApp + "[schedule]\npolicy = \"fsc\"\n",
                "job.toml: [schedule] chunk: missing; policy \"fsc\" needs a positive chunk size, or overhead_us and "
                "sigma_ms to derive one"},

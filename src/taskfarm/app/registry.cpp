@@ -36,6 +36,7 @@ std::unique_ptr<Kernel> Registry::instantiate(job::JobSpec& spec, int rank) cons
                                  "e.g. task = {{ range = [0, 100] }}",
                                  spec.source, spec.app));
   }
+  job::check_order(spec.schedule.order, spec.params);
   for (const Field& f : kernel->schema()) {
     if (f.bytes_per_task() == 0) {
       throw Error(fmt::format("app '{}': result field '{}' has zero size", spec.app, f.name));

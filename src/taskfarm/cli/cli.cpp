@@ -271,8 +271,9 @@ int validate_command(const std::string& path, const app::Registry& registry) {
   auto kernel = registry.instantiate(spec, 0);
   fmt::print("{}: ok\n", path);
   fmt::print("  job      {} (app {}, output {})\n", spec.name, spec.app, spec.output);
-  fmt::print("  schedule {}{}\n", schedule::policy_name(spec.schedule.policy.kind),
-             spec.schedule.master_computes ? ", rank 0 computes too" : ", rank 0 only schedules");
+  fmt::print("  schedule {}{}, order {}\n", schedule::policy_name(spec.schedule.policy.kind),
+             spec.schedule.master_computes ? ", rank 0 computes too" : ", rank 0 only schedules",
+             spec.schedule.order.text());
   fmt::print("  tasks    {} ({} of {} axes)\n", spec.params.size(),
              spec.params.combine() == job::Combine::zip ? "zip" : "product", spec.params.axes().size());
   for (const job::Axis& a : spec.params.axes()) {

@@ -185,6 +185,10 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
     config.speed = synthetic_speeds(spec, args.ranks);
   }
 
+  const job::TaskOrder order = job::TaskOrder::build(spec.schedule.order, spec.params);
+  if (!order.is_identity()) {  // the simulator hands out positions, as the farm does
+    cost = [order, by_task = std::move(cost)](TaskIndex position) { return by_task(order.task(position)); };
+  }
   const schedule::SimResult r = schedule::simulate(config, n, cost);
 
   if (args.chunks) {
@@ -199,14 +203,14 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
              r.rank0_computes ? "computes too" : "only schedules",
              hier ? fmt::format("; {} groups, {} group masters", r.groups, r.group_masters) : "");
   fmt::print("  tasks      {} ({}), {:.6g} s of work in all\n", n, cost_source, r.total_cost);
-  fmt::print("  schedule   {}{}, prefetch {}\n", schedule::policy_name(config.policy.kind),
+  fmt::print("  schedule   {}{}, prefetch {}, order {}\n", schedule::policy_name(config.policy.kind),
              hier ? fmt::format(" in each group, {} at rank 0{}; results {}",
                                 schedule::policy_name(config.root_policy.kind),
                                 config.rank0_serves_only_group_masters ? " for group masters only (what-if)" : "",
                                 config.results_through_group_masters ? "through the group masters (what-if)"
                                                                      : "straight to rank 0, batched")
                   : "",
-             prefetch_text(config));
+             prefetch_text(config), spec.schedule.order.text());
   fmt::print("  messages   {:g} us per message{} at {}, {:g} us latency one way\n", args.service_us,
              args.chunk_service_us > 0 ? fmt::format(" + {:g} us per chunk", args.chunk_service_us) : "",
              hier ? fmt::format("rank 0, {:g} us at a group master",

@@ -19,6 +19,22 @@
 
 namespace taskfarm::farm {
 
+namespace {
+
+/// Runs schedule position p as task order.task(p): the one place a kernel learns the task order.
+class OrderedKernel final : public app::Kernel {
+ public:
+  OrderedKernel(app::Kernel& inner, const job::TaskOrder& order) : inner_(inner), order_(order) {}
+  [[nodiscard]] std::vector<app::Field> schema() const override { return inner_.schema(); }
+  void compute(TaskIndex position, const app::TaskOutput& out) override { inner_.compute(order_.task(position), out); }
+
+ private:
+  app::Kernel& inner_;
+  const job::TaskOrder& order_;
+};
+
+}  // namespace
+
 std::vector<std::size_t> field_bytes(const app::Kernel& kernel) {
   std::vector<std::size_t> out;
   for (const app::Field& f : kernel.schema()) {
@@ -33,13 +49,19 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
   const std::string host = boost::mpi::environment::processor_name();
   std::vector<std::string> hosts;
   boost::mpi::gather(world, host, hosts, 0);
+  // Every rank builds the same order from the same job; the identity (the default) wraps nothing.
+  const job::TaskOrder order = job::TaskOrder::build(spec.schedule.order, spec.params);
+  OrderedKernel ordered(kernel, order);
+  app::Kernel& runner = order.is_identity() ? kernel : ordered;
+
   world.barrier();
   const double t0 = now_seconds();  // every rank's clock origin, within a barrier's skew
 
   RankStats stats;
   FarmResult result;
   if (world.rank() == 0) {
-    Master master(world, spec, kernel, *file, options, plan, t0, hosts);
+    const FarmPlan scheduled{order.positions_of(plan.pending), order.by_position(plan.attempts)};
+    Master master(world, spec, runner, *file, options, scheduled, t0, hosts, order);
     result = master.run(stats);
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
@@ -54,7 +76,7 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
       stats.cpu_seconds = process_cpu_seconds();
       stats.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
     } else {
-      stats = Worker(world, kernel, spec.schedule.prefetch, t0, topo.scheduler_of(world.rank())).run();
+      stats = Worker(world, runner, spec.schedule.prefetch, t0, topo.scheduler_of(world.rank())).run();
     }
   }
 

@@ -96,7 +96,7 @@ TaskIndex count_tasks(const std::vector<TaskRange>& ranges) {
 
 Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, app::Kernel& kernel,
                io::ResultsFile& file, const FarmOptions& options, const FarmPlan& plan, double t0,
-               std::vector<std::string> hosts)
+               std::vector<std::string> hosts, const job::TaskOrder& order)
     : world_(world),
       spec_(spec),
       kernel_(kernel),
@@ -118,7 +118,7 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
       dispatcher_(root_policy(spec, Topology(world.size(), static_cast<int>(spec.schedule.groups))), plan.pending,
                   workers_),
       attempts_(plan.attempts),
-      writer_(file, widths_, options.flush_seconds),
+      writer_(file, widths_, order, options.flush_seconds),
       active_workers_(world.size() - 1),
       finished_(static_cast<std::size_t>(world.size()), false) {}
 

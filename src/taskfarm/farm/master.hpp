@@ -30,7 +30,8 @@ namespace taskfarm::farm {
 class Master {
  public:
   Master(const boost::mpi::communicator& world, const job::JobSpec& spec, app::Kernel& kernel, io::ResultsFile& file,
-         const FarmOptions& options, const FarmPlan& plan, double t0, std::vector<std::string> hosts);
+         const FarmOptions& options, const FarmPlan& plan, double t0, std::vector<std::string> hosts,
+         const job::TaskOrder& order);
   /// @brief Runs until every task is done (or the job was stopped) and every worker has left.
   FarmResult run(RankStats& local_stats);
 

@@ -1,6 +1,8 @@
 #include "taskfarm/farm/result_writer.hpp"
 
 #include <chrono>
+#include <cstring>
+#include <iterator>
 
 #include "taskfarm/core/clock.hpp"
 #include "taskfarm/farm/protocol.hpp"
@@ -22,11 +24,12 @@ std::vector<std::size_t> buffered_columns(const io::ResultsFile& file) {
 
 }  // namespace
 
-ResultWriter::ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, double flush_seconds,
-                           std::size_t max_queue_bytes)
+ResultWriter::ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, const job::TaskOrder& order,
+                           double flush_seconds, std::size_t max_queue_bytes)
     : file_(file),
       buffer_(file, buffered_columns(file)),
       field_bytes_(std::move(field_bytes)),
+      order_(order),
       flush_seconds_(flush_seconds),
       max_queue_bytes_(max_queue_bytes),
       thread_([this] { loop(); }) {}
@@ -101,38 +104,22 @@ void ResultWriter::loop() {
 
 void ResultWriter::consume(const WriterItem& item) {
   const Report report = decode_report(item.report, field_bytes_);
-  const std::size_t nf = field_bytes_.size();
-  std::vector<const std::byte*> columns(nf + 2);  // fields, rank, seconds (state: see TaskStateLog)
   std::uint64_t done = 0;
   for (const PieceView& p : report.pieces) {
-    const TaskIndex n = p.range.size();
-    rank_fill_.assign(n, item.rank);
-    for (std::size_t f = 0; f < nf; ++f) {
-      columns[f] = p.fields[f];
-    }
-    columns[nf] = reinterpret_cast<const std::byte*>(rank_fill_.data());
-    columns[nf + 1] = reinterpret_cast<const std::byte*>(p.seconds);
-    buffer_.put(p.range, columns);
-    for (TaskIndex k = 0; k < n;) {  // runs of done tasks; failed ones are the master's to judge
-      if (p.state[k] != static_cast<std::uint8_t>(io::TaskState::done)) {
-        ++k;
-        continue;
-      }
-      TaskIndex e = k;
-      while (e < n && p.state[e] == static_cast<std::uint8_t>(io::TaskState::done)) {
-        ++e;
-      }
-      states_.add_done({p.range.begin + k, p.range.begin + e});
-      done += e - k;
-      k = e;
+    order_.runs(p.range, runs_);
+    for (const job::TaskOrder::Run& run : runs_) {
+      done += put_run(p, run, item.rank);
     }
   }
-  for (const ChunkSummary& c : report.chunks) {
+  for (const ChunkSummary& c : report.chunks) {  // /chunks keeps positions: the schedule as it ran
     chunk_rows_.push_back({c.range.begin, c.range.end, item.rank, c.assigned, c.started, c.finished});
   }
-  failure_rows_.insert(failure_rows_.end(), item.failures.begin(), item.failures.end());
-  for (TaskIndex t : item.failed) {
-    states_.add_failed(t);
+  for (io::FailureRow row : item.failures) {
+    row.task = order_.task(row.task);
+    failure_rows_.push_back(std::move(row));
+  }
+  for (TaskIndex position : item.failed) {
+    states_.add_failed(order_.task(position));
   }
   if (chunk_rows_.size() >= 65536) {
     file_.append_chunks(chunk_rows_);
@@ -140,6 +127,55 @@ void ResultWriter::consume(const WriterItem& item) {
   }
   done_.fetch_add(done, std::memory_order_relaxed);
   failed_tasks_.fetch_add(item.failed.size(), std::memory_order_relaxed);
+}
+
+std::uint64_t ResultWriter::put_run(const PieceView& piece, const job::TaskOrder::Run& run, int rank) {
+  const std::size_t nf = field_bytes_.size();
+  const TaskIndex n = run.length;
+  const TaskIndex k0 = run.position - piece.range.begin;
+  std::vector<const std::byte*>& columns = columns_;  // fields, rank, seconds (state: see TaskStateLog)
+  columns.resize(nf + 2);
+  const double* seconds = piece.seconds + k0;
+  const std::uint8_t* state = piece.state + k0;
+  if (!run.descending) {
+    for (std::size_t f = 0; f < nf; ++f) {
+      columns[f] = piece.fields[f] + k0 * field_bytes_[f];
+    }
+  } else {  // position k0 + j is task first_task - j: copy into ascending task order
+    reversed_.resize(nf);
+    for (std::size_t f = 0; f < nf; ++f) {
+      const std::size_t w = field_bytes_[f];
+      reversed_[f].resize(n * w);
+      for (TaskIndex j = 0; j < n; ++j) {
+        std::memcpy(reversed_[f].data() + (n - 1 - j) * w, piece.fields[f] + (k0 + j) * w, w);
+      }
+      columns[f] = reversed_[f].data();
+    }
+    reversed_seconds_.assign(std::make_reverse_iterator(seconds + n), std::make_reverse_iterator(seconds));
+    reversed_state_.assign(std::make_reverse_iterator(state + n), std::make_reverse_iterator(state));
+    seconds = reversed_seconds_.data();
+    state = reversed_state_.data();
+  }
+  rank_fill_.assign(n, rank);
+  columns[nf] = reinterpret_cast<const std::byte*>(rank_fill_.data());
+  columns[nf + 1] = reinterpret_cast<const std::byte*>(seconds);
+  const TaskRange tasks = run.tasks();
+  buffer_.put(tasks, columns);
+  std::uint64_t done = 0;
+  for (TaskIndex k = 0; k < n;) {  // runs of done tasks; failed ones are the master's to judge
+    if (state[k] != static_cast<std::uint8_t>(io::TaskState::done)) {
+      ++k;
+      continue;
+    }
+    TaskIndex e = k;
+    while (e < n && state[e] == static_cast<std::uint8_t>(io::TaskState::done)) {
+      ++e;
+    }
+    states_.add_done({tasks.begin + k, tasks.begin + e});
+    done += e - k;
+    k = e;
+  }
+  return done;
 }
 
 void ResultWriter::flush_all() {

@@ -10,9 +10,11 @@
 #include <thread>
 #include <vector>
 
+#include "taskfarm/farm/protocol.hpp"
 #include "taskfarm/io/results_file.hpp"
 #include "taskfarm/io/task_state_log.hpp"
 #include "taskfarm/io/task_write_buffer.hpp"
+#include "taskfarm/job/task_order.hpp"
 
 namespace taskfarm::farm {
 
@@ -28,10 +30,12 @@ struct WriterItem {
 /// the disk. Holds at most `max_queue_bytes` of reports; beyond that push() blocks (backpressure).
 /// Every `flush_seconds` it checkpoints: results first, then (after an H5Fflush) their task states,
 /// so that a task marked done in the file always has its results there (io::TaskStateLog).
+/// Reports speak schedule positions; the writer is where they become task indices (`order`).
 class ResultWriter {
  public:
-  ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, double flush_seconds,
-               std::size_t max_queue_bytes = std::size_t{64} << 20);
+  /// @param order outlives the writer
+  ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, const job::TaskOrder& order,
+               double flush_seconds, std::size_t max_queue_bytes = std::size_t{64} << 20);
   ~ResultWriter();
   ResultWriter(const ResultWriter&) = delete;
   ResultWriter& operator=(const ResultWriter&) = delete;
@@ -50,11 +54,14 @@ class ResultWriter {
  private:
   void loop();
   void consume(const WriterItem& item);
+  /// Positions [k, k + run.length) of a piece, which are tasks run.tasks(): results and done states.
+  std::uint64_t put_run(const PieceView& piece, const job::TaskOrder::Run& run, int rank);
   void flush_all();
 
   io::ResultsFile& file_;
   io::TaskWriteBuffer buffer_;
   std::vector<std::size_t> field_bytes_;
+  const job::TaskOrder& order_;
   double flush_seconds_;
   std::size_t max_queue_bytes_;
 
@@ -68,6 +75,11 @@ class ResultWriter {
   std::vector<io::FailureRow> failure_rows_;
   io::TaskStateLog states_;
   std::vector<std::int32_t> rank_fill_;
+  std::vector<job::TaskOrder::Run> runs_;
+  std::vector<const std::byte*> columns_;
+  std::vector<std::vector<std::byte>> reversed_;  // a descending run's columns, turned ascending
+  std::vector<double> reversed_seconds_;
+  std::vector<std::uint8_t> reversed_state_;
   std::atomic<std::uint64_t> done_{0};
   std::atomic<std::uint64_t> failed_tasks_{0};
   std::atomic<bool> failed_{false};

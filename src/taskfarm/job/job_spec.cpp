@@ -208,6 +208,7 @@ ScheduleSpec parse_schedule(const Settings& s) {
                                       "mfsc, awf*, af, auto), got \"{}\"", root));
   }
   spec.root_policy.kind = *root_kind;
+  spec.order = parse_order(s.text("order", "index"), s.where("order"));
   s.reject_unknown();
   return spec;
 }

@@ -7,6 +7,7 @@
 
 #include "taskfarm/job/param_space.hpp"
 #include "taskfarm/job/settings.hpp"
+#include "taskfarm/job/task_order.hpp"
 #include "taskfarm/schedule/policy.hpp"
 
 namespace taskfarm::job {
@@ -18,6 +19,7 @@ struct ScheduleSpec {
   bool master_computes = true;  ///< rank 0 also computes tasks on a thread of its own
   std::uint32_t groups = 0;     ///< two-level scheduling: G group masters under rank 0; 0 or 1 = flat
   schedule::PolicySpec root_policy{schedule::PolicyKind::fac2};  ///< rank 0's policy over the groups
+  OrderSpec order;              ///< the sequence tasks are handed out in
 };
 
 /// @brief A parsed, validated job file. Every rank builds the same one from the same text.

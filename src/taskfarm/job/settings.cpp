@@ -46,12 +46,16 @@ const SettingValue* Settings::lookup(std::string_view key) const {
   return it == values_.end() ? nullptr : &it->second;
 }
 
-void Settings::fail(std::string_view key, std::string_view message) const {
+std::string Settings::where(std::string_view key) const {
   auto it = values_.find(key);
   if (it != values_.end() && it->second.line > 0) {
-    throw InputError(fmt::format("{}:{}: [{}] {}: {}", file_, it->second.line, section_, key, message));
+    return fmt::format("{}:{}: [{}] {}", file_, it->second.line, section_, key);
   }
-  throw InputError(fmt::format("{}: [{}] {}: {}", file_, section_, key, message));
+  return fmt::format("{}: [{}] {}", file_, section_, key);
+}
+
+void Settings::fail(std::string_view key, std::string_view message) const {
+  throw InputError(fmt::format("{}: {}", where(key), message));
 }
 
 std::int64_t Settings::integer(std::string_view key, std::optional<std::int64_t> fallback) const {

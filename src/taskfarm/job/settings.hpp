@@ -45,6 +45,8 @@ class Settings {
 
   /// @brief Throws an InputError "file:line: [section] key: message".
   [[noreturn]] void fail(std::string_view key, std::string_view message) const;
+  /// @brief "file:line: [section] key" (no line when the key is absent): where fail() points.
+  [[nodiscard]] std::string where(std::string_view key) const;
 
   /// @brief Throws an InputError naming the first key that no accessor read.
   void reject_unknown() const;
