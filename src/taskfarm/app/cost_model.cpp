@@ -159,6 +159,9 @@ CostModel CostModel::from_settings(const job::Settings& s, TaskIndex n_tasks) {
 }
 
 double CostModel::seconds(TaskIndex task, double mean, double spread, std::uint64_t seed) const {
+  if (dist_ == Distribution::constant) {
+    return mean;
+  }
   std::uint64_t state = seed ^ (task * 0xd1b54a32d192ed03ULL);
   splitmix64(state);  // decorrelate neighbouring task indices
   switch (dist_) {

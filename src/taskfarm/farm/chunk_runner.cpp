@@ -1,9 +1,11 @@
 #include "taskfarm/farm/chunk_runner.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 
 #include "taskfarm/core/clock.hpp"
+#include "taskfarm/core/tick_clock.hpp"
 #include "taskfarm/io/results_file.hpp"
 
 namespace taskfarm::farm {
@@ -14,7 +16,12 @@ ChunkRunner::ChunkRunner(app::Kernel& kernel, std::vector<std::size_t> field_byt
 TaskIndex ChunkRunner::run(TaskRange part, ReportBuilder& report, double deadline) {
   PieceSlots piece = report.add_piece(part);
   const std::size_t nf = field_bytes_.size();
-  double t = now_seconds();  // one clock read per task: each task ends where the next begins
+  // Each task is timed in ticks (one TickClock read per task: each task ends where the next begins)
+  // and the piece is converted to seconds at the end; the deadline is a tick count too.
+  const double spt = calibration_.seconds_per_tick();
+  const std::uint64_t start = TickClock::now();
+  const std::uint64_t horizon = start + static_cast<std::uint64_t>(std::clamp((deadline - now_seconds()) / spt, 0.0, 1e18));
+  std::uint64_t c = start;
   TaskIndex i = part.begin;
   while (i < part.end) {
     const TaskIndex k = i - part.begin;
@@ -37,18 +44,40 @@ TaskIndex ChunkRunner::run(TaskRange part, ReportBuilder& report, double deadlin
         std::memset(slots_[f], 0, field_bytes_[f]);
       }
     }
-    const double t_end = now_seconds();
-    piece.seconds[k] = t_end - t;
+    const std::uint64_t c_end = TickClock::now();
+    piece.seconds[k] = static_cast<double>(c_end > c ? c_end - c : 0);  // ticks for now
     piece.state[k] = state;
-    stats_.add(t_end - t);
-    t = t_end;
+    c = c_end;
     ++i;
-    if (t >= deadline || (stop_ != nullptr && stop_->load(std::memory_order_relaxed) != 0)) {
+    if (c >= horizon ||
+        (stop_ != nullptr && stop_->load(std::memory_order_relaxed) != 0)) {
       break;
     }
   }
   report.truncate_last_piece(i);
+  calibration_.update(now_seconds(), TickClock::now());
+  to_seconds(piece.seconds, i - part.begin);
   return i;
+}
+
+void ChunkRunner::to_seconds(double* ticks, TaskIndex n) {
+  if (n == 0) {
+    return;
+  }
+  const double spt = calibration_.seconds_per_tick();
+  double sum = 0.0;
+  for (TaskIndex k = 0; k < n; ++k) {
+    ticks[k] *= spt;
+    sum += ticks[k];
+  }
+  // Two passes (mean, then squared deviations): exact where sums of squares would cancel.
+  const double mean = sum / static_cast<double>(n);
+  double m2 = 0.0;
+  for (TaskIndex k = 0; k < n; ++k) {
+    const double d = ticks[k] - mean;
+    m2 += d * d;
+  }
+  stats_.merge(n, mean, m2);
 }
 
 }  // namespace taskfarm::farm

@@ -7,6 +7,7 @@
 
 #include "taskfarm/app/kernel.hpp"
 #include "taskfarm/core/running_moments.hpp"
+#include "taskfarm/core/tick_clock.hpp"
 #include "taskfarm/core/task_range.hpp"
 #include "taskfarm/farm/protocol.hpp"
 
@@ -30,10 +31,14 @@ class ChunkRunner {
   [[nodiscard]] std::uint64_t failures() const noexcept { return failures_; }
 
  private:
+  /// Turns a piece's task times from ticks into seconds and adds them to stats_.
+  void to_seconds(double* ticks, TaskIndex n);
+
   app::Kernel& kernel_;
   std::vector<std::size_t> field_bytes_;
   std::vector<std::byte*> slots_;
   const std::atomic<int>* stop_;
+  TickCalibration calibration_;
   RunningMoments stats_;
   std::uint64_t failures_ = 0;
 };

@@ -11,6 +11,7 @@
 
 #include "taskfarm/core/clock.hpp"
 #include "taskfarm/farm/group_master.hpp"
+#include "taskfarm/farm/idle_backoff.hpp"
 #include "taskfarm/farm/master.hpp"
 #include "taskfarm/farm/topology.hpp"
 #include "taskfarm/farm/stop_signal.hpp"
@@ -32,6 +33,22 @@ class OrderedKernel final : public app::Kernel {
   app::Kernel& inner_;
   const job::TaskOrder& order_;
 };
+
+/// Waits until every rank has got here, sleeping between polls: a rank that finishes first must not
+/// spin in a blocking collective (Open MPI polls) on a core rank 0's writer needs for its last flush.
+void quiet_barrier(const boost::mpi::communicator& world) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  MPI_Ibarrier(world, &request);
+  IdleBackoff backoff;
+  int done = 0;
+  for (;;) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done != 0) {
+      return;
+    }
+    backoff.idle();
+  }
+}
 
 }  // namespace
 
@@ -80,6 +97,7 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
     }
   }
 
+  quiet_barrier(world);
   const std::array<double, 5> mine{static_cast<double>(stats.tasks), static_cast<double>(stats.chunks),
                                    stats.busy_seconds, stats.cpu_seconds, stats.peak_rss_mib};
   std::vector<double> all(world.rank() == 0 ? mine.size() * static_cast<std::size_t>(world.size()) : 0);

@@ -46,6 +46,12 @@ std::size_t ReportBuilder::piece_bytes(TaskIndex n) const noexcept {
   return bytes + n * sizeof(double) + pad8(n);
 }
 
+void ReportBuilder::recycle(std::vector<std::byte> bytes) {
+  if (bytes.capacity() > spare_.capacity()) {
+    spare_ = std::move(bytes);
+  }
+}
+
 PieceSlots ReportBuilder::add_piece(TaskRange range) {
   const TaskIndex n = range.size();
   last_piece_ = buffer_.size();
@@ -126,7 +132,12 @@ std::vector<std::byte> ReportBuilder::take(std::uint32_t want, std::uint32_t fla
 
   std::vector<std::byte> out;
   out.swap(buffer_);
-  buffer_.reserve(out.capacity());
+  if (spare_.capacity() >= out.size()) {
+    buffer_.swap(spare_);
+    buffer_.clear();
+  } else {
+    buffer_.reserve(out.capacity());
+  }
   buffer_.resize(sizeof(ReportHeader));
   n_pieces_ = 0;
   chunks_.clear();

@@ -72,14 +72,19 @@ class ReportBuilder {
   [[nodiscard]] bool empty() const noexcept { return n_pieces_ == 0 && chunks_.empty() && failures_.empty(); }
   [[nodiscard]] std::size_t size_bytes() const noexcept { return buffer_.size(); }
 
-  /// @brief Completes the report and hands it over; the builder starts afresh.
+  /// @brief Completes the report and hands it over; the builder starts afresh (in a recycled
+  /// buffer when there is one).
   std::vector<std::byte> take(std::uint32_t want, std::uint32_t flags);
+  /// @brief Gives back a taken report whose send has completed, so that the next report reuses
+  /// its memory instead of faulting in fresh pages (tiny tasks: 20 bytes a task, 10^7 tasks/s).
+  void recycle(std::vector<std::byte> bytes);
 
  private:
   [[nodiscard]] std::size_t piece_bytes(TaskIndex n) const noexcept;
 
   std::vector<std::size_t> field_bytes_;
   std::vector<std::byte> buffer_;
+  std::vector<std::byte> spare_;  // a recycled buffer for the next report
   std::uint32_t n_pieces_ = 0;
   std::size_t last_piece_ = 0;  // offset of the last piece's header
   std::vector<ChunkSummary> chunks_;

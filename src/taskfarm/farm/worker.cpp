@@ -93,7 +93,14 @@ RankStats Worker::run() {
     last_send = now_seconds();
   };
   auto reap_sends = [&] {
-    sends.remove_if([](auto& s) { return static_cast<bool>(s.first.test()); });
+    for (auto it = sends.begin(); it != sends.end();) {
+      if (it->first.test()) {
+        report.recycle(std::move(it->second));
+        it = sends.erase(it);
+      } else {
+        ++it;
+      }
+    }
   };
   auto poll_reply = [&]() -> bool {
     if (!in_flight) {

@@ -31,7 +31,12 @@ void TaskWriteBuffer::put(TaskRange range, std::span<const std::byte* const> dat
     }
     if (it == open_.end()) {
       Window w;
+      if (!spare_.empty()) {  // reuse a written window's memory: no page faults, no zero fill
+        w = std::move(spare_.back());
+        spare_.pop_back();
+      }
       w.range = wr;
+      w.count = 0;
       w.columns.resize(ncol);
       for (std::size_t c = 0; c < ncol; ++c) {
         w.columns[c].resize(wr.size() * bytes_[c]);
@@ -51,13 +56,20 @@ void TaskWriteBuffer::put(TaskRange range, std::span<const std::byte* const> dat
     }
     if (w.count == wr.size()) {
       write_runs(w);
-      open_.erase(it);
+      retire(it);
     }
   }
   while (open_.size() > max_open_) {
     write_runs(open_.begin()->second);
-    open_.erase(open_.begin());
+    retire(open_.begin());
   }
+}
+
+void TaskWriteBuffer::retire(std::map<TaskIndex, Window>::iterator it) {
+  if (spare_.size() < kSpareWindows) {
+    spare_.push_back(std::move(it->second));
+  }
+  open_.erase(it);
 }
 
 void TaskWriteBuffer::write_runs(const Window& w) {

@@ -40,6 +40,10 @@ class TaskWriteBuffer {
     TaskIndex count = 0;
   };
   void write_runs(const Window& w);
+  /// Forgets a written window, keeping its memory for the next one.
+  void retire(std::map<TaskIndex, Window>::iterator it);
+
+  static constexpr std::size_t kSpareWindows = 4;
 
   ResultsFile& file_;
   std::vector<std::size_t> columns_;
@@ -47,6 +51,7 @@ class TaskWriteBuffer {
   TaskIndex rows_;
   std::size_t max_open_;
   std::map<TaskIndex, Window> open_;  // keyed by window number
+  std::vector<Window> spare_;         // written windows' memory, for reuse
   std::uint64_t writes_ = 0;
 };
 

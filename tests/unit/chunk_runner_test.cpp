@@ -1,0 +1,102 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "taskfarm/core/clock.hpp"
+#include "taskfarm/core/tick_clock.hpp"
+#include "taskfarm/farm/chunk_runner.hpp"
+#include "taskfarm/farm/protocol.hpp"
+#include "taskfarm/io/results_file.hpp"
+
+namespace taskfarm::farm {
+namespace {
+
+/// Spins (steady_clock, not the tick clock under test) 1 ms on even tasks and 3 ms on odd ones;
+/// task 5 throws.
+class Spinner final : public app::Kernel {
+ public:
+  std::vector<app::Field> schema() const override { return {{"task", ElementType::i64, {}, "", ""}}; }
+  void compute(TaskIndex task, const app::TaskOutput& out) override {
+    const double until = now_seconds() + (task % 2 == 0 ? 1e-3 : 3e-3);
+    while (now_seconds() < until) {
+    }
+    out.field<std::int64_t>(0)[0] = static_cast<std::int64_t>(task);
+    if (task == 5) {
+      throw std::runtime_error("five");
+    }
+  }
+};
+
+TEST(TickClockTest, nominal_rate_matches_steady_clock) {
+  const double spt = TickClock::nominal_seconds_per_tick();
+  ASSERT_GT(spt, 0.0);
+  const double s0 = now_seconds();
+  const std::uint64_t t0 = TickClock::now();
+  while (now_seconds() - s0 < 20e-3) {
+  }
+  const double seconds = static_cast<double>(TickClock::now() - t0) * spt;
+  EXPECT_NEAR(seconds, 20e-3, 2e-3);  // 2 ms of calibration error would be 10 %
+}
+
+TEST(ChunkRunnerTest, times_every_task_in_seconds_and_keeps_exact_moments) {
+  Spinner kernel;
+  ChunkRunner runner(kernel, {8});
+  ReportBuilder report({8});
+  const double t0 = now_seconds();
+  const TaskIndex reached = runner.run({0, 8}, report, now_seconds() + 60.0);
+  const double wall = now_seconds() - t0;
+  ASSERT_EQ(reached, 8U);
+  const std::vector<std::byte> bytes = report.take(0, 0);
+  const std::vector<std::size_t> widths{8};
+  const Report r = decode_report(bytes, widths);
+  ASSERT_EQ(r.pieces.size(), 1U);
+  const PieceView& p = r.pieces[0];
+  double sum = 0.0;
+  for (TaskIndex k = 0; k < 8; ++k) {
+    const double nominal = k % 2 == 0 ? 1e-3 : 3e-3;
+    EXPECT_GE(p.seconds[k], 0.95 * nominal) << "task " << k;  // a spin never ends early
+    EXPECT_LT(p.seconds[k], nominal + 50e-3) << "task " << k;  // a preempted one may end late
+    sum += p.seconds[k];
+  }
+  EXPECT_NEAR(sum, wall, 0.05 * wall);  // tasks tile the run: each ends where the next begins
+  EXPECT_EQ(p.state[5], static_cast<std::uint8_t>(io::TaskState::failed));
+  EXPECT_EQ(reinterpret_cast<const std::int64_t*>(p.fields[0])[5], 0);  // a failed task's results are zeros
+  EXPECT_EQ(reinterpret_cast<const std::int64_t*>(p.fields[0])[6], 6);
+  // The chunk's moments are those of exactly the recorded times (two-pass, computed here directly).
+  const double mean = sum / 8.0;
+  double m2 = 0.0;
+  for (TaskIndex k = 0; k < 8; ++k) {
+    m2 += (p.seconds[k] - mean) * (p.seconds[k] - mean);
+  }
+  EXPECT_EQ(runner.stats().n, 8U);
+  EXPECT_NEAR(runner.stats().mean, mean, 1e-12);
+  EXPECT_NEAR(runner.stats().variance(), m2 / 7.0, 1e-12);
+  EXPECT_EQ(runner.failures(), 1U);
+}
+
+TEST(ChunkRunnerTest, stops_at_the_deadline_after_at_least_one_task) {
+  Spinner kernel;
+  ChunkRunner runner(kernel, {8});
+  ReportBuilder report({8});
+  // Already past: one task, then stop.
+  EXPECT_EQ(runner.run({10, 20}, report, now_seconds() - 1.0), 11U);
+  // 5 ms from now: tasks 11 (3 ms), 12 (1 ms), 13 (3 ms) take it past the deadline at 7 ms (one
+  // task earlier if the machine preempts us; a tick rate off by 2x would run to task 15).
+  const TaskIndex reached = runner.run({11, 20}, report, now_seconds() + 5e-3);
+  EXPECT_GE(reached, 12U);
+  EXPECT_LE(reached, 14U);
+}
+
+TEST(ChunkRunnerTest, a_stop_request_ends_the_piece_after_the_current_task) {
+  Spinner kernel;
+  std::atomic<int> stop{1};
+  ChunkRunner runner(kernel, {8}, &stop);
+  ReportBuilder report({8});
+  EXPECT_EQ(runner.run({0, 10}, report, now_seconds() + 60.0), 1U);
+}
+
+}  // namespace
+}  // namespace taskfarm::farm
