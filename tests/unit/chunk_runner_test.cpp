@@ -88,6 +88,21 @@ TEST(ChunkRunnerTest, stops_at_the_deadline_after_at_least_one_task) {
   const TaskIndex reached = runner.run({11, 20}, report, now_seconds() + 5e-3);
   EXPECT_GE(reached, 12U);
   EXPECT_LE(reached, 14U);
+  // Truncated pieces keep their times in seconds and their states (the arrays move when a piece
+  // shrinks).
+  const std::vector<std::byte> bytes = report.take(0, 0);
+  const std::vector<std::size_t> widths{8};
+  const Report r = decode_report(bytes, widths);
+  ASSERT_EQ(r.pieces.size(), 2U);
+  for (const PieceView& p : r.pieces) {
+    for (TaskIndex k = 0; k < p.range.size(); ++k) {
+      const TaskIndex task = p.range.begin + k;
+      EXPECT_GE(p.seconds[k], task % 2 == 0 ? 0.95e-3 : 2.85e-3) << "task " << task;
+      EXPECT_LT(p.seconds[k], 0.1) << "task " << task;
+      EXPECT_EQ(p.state[k], static_cast<std::uint8_t>(io::TaskState::done)) << "task " << task;
+      EXPECT_EQ(reinterpret_cast<const std::int64_t*>(p.fields[0])[k], static_cast<std::int64_t>(task));
+    }
+  }
 }
 
 TEST(ChunkRunnerTest, a_stop_request_ends_the_piece_after_the_current_task) {

@@ -54,9 +54,9 @@ TaskIndex ChunkRunner::run(TaskRange part, ReportBuilder& report, double deadlin
       break;
     }
   }
-  report.truncate_last_piece(i);
   calibration_.update(now_seconds(), TickClock::now());
-  to_seconds(piece.seconds, i - part.begin);
+  to_seconds(piece.seconds, i - part.begin);  // before the truncation, which moves the piece's arrays
+  report.truncate_last_piece(i);
   return i;
 }
 
