@@ -18,6 +18,7 @@ Figures per case (median of --repeat runs):
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,16 @@ import h5py
 def job_text(policy, n, app, schedule_extra=""):
     return (f'[job]\napp = "synthetic"\n[schedule]\npolicy = "{policy}"\n{schedule_extra}'
             f"[params]\ntask = {{ range = [0, {n}] }}\n[app]\n{app}")
+
+
+def simulated_makespan(taskfarm, workdir, name, text, ranks):
+    """The makespan `taskfarm simulate` predicts for job `text` on `ranks` ranks, in seconds."""
+    job = os.path.join(workdir, name + ".toml")
+    with open(job, "w") as f:
+        f.write(text)
+    out = subprocess.run([taskfarm, "simulate", job, "--ranks", str(ranks)], capture_output=True, text=True,
+                         check=True).stdout
+    return float(re.search(r"makespan\s+([0-9.eE+-]+) s", out).group(1))
 
 
 def run_case(taskfarm, workdir, name, text, ranks, repeat):

@@ -18,8 +18,6 @@ policy with static and gss: 1 - adaptive / other, the share of the makespan it s
 
 import argparse
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,15 +27,6 @@ import bench  # noqa: E402  (run_case, job_text)
 
 BASELINES = ["static", "gss"]
 ADAPTIVE = ["awf-b", "awf-c", "af", "auto"]
-
-
-def predicted(taskfarm, workdir, text, ranks):
-    path = os.path.join(workdir, "predict.toml")
-    with open(path, "w") as f:
-        f.write(text)
-    out = subprocess.run([taskfarm, "simulate", path, "--ranks", str(ranks)], capture_output=True, text=True,
-                         check=True).stdout
-    return float(re.search(r"makespan\s+([0-9.]+)", out).group(1))
 
 
 def main():
@@ -70,7 +59,7 @@ def main():
                         broken += 1
                         continue
                     spans[policy] = m["makespan"]
-                    sims[policy] = predicted(args.taskfarm, tmp, text, ranks)
+                    sims[policy] = bench.simulated_makespan(args.taskfarm, tmp, "predict", text, ranks)
                 cells = [f"{spans[p]:.3f}" if p in spans else "failed" for p in policies]
                 best = min((spans[p] for p in ADAPTIVE if p in spans), default=float("nan"))
                 best_sim = min((sims[p] for p in ADAPTIVE if p in sims), default=float("nan"))

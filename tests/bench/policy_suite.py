@@ -12,7 +12,6 @@ master CPU seconds. Median of --repeat runs. Never fails on a timing.
 
 import argparse
 import os
-import statistics
 import sys
 import time
 

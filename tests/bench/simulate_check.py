@@ -11,8 +11,6 @@ at C/P speed (the simulated job gets slow_ranks = all, slowdown = P/C).
 
 import argparse
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,12 +40,7 @@ def main():
                 text = bench.job_text(policy, args.tasks, app)
                 share = max(1.0, ranks / cores)
                 model = text + f"slow_ranks = {list(range(ranks))}\nslowdown = {share}\n"
-                job = os.path.join(tmp, f"{policy}.toml")
-                with open(job, "w") as f:
-                    f.write(model)
-                sim = subprocess.run([args.taskfarm, "simulate", job, "--ranks", str(ranks)], capture_output=True,
-                                     text=True, check=True).stdout
-                predicted = float(re.search(r"makespan\s+([0-9.eE+-]+) s", sim).group(1))
+                predicted = bench.simulated_makespan(args.taskfarm, tmp, f"{policy}_model", model, ranks)
                 m = bench.run_case(args.taskfarm, tmp, policy, text, ranks, args.repeat)
                 if m is None:
                     print(f"| {policy} | {ranks} | {predicted:.3f} | run failed | |")

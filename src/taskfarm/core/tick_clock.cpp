@@ -24,33 +24,29 @@ bool constant_tsc() {
   return false;
 }
 
-}  // namespace
-
-const bool TickClock::tsc_ = constant_tsc();
-
-namespace {
-
-double measure_seconds_per_tick() {
-  if (!TickClock::uses_tsc()) {
-    using period = std::chrono::steady_clock::period;
+/// Seconds per tick: 2 ms of the time-stamp counter against steady_clock, or steady_clock's period.
+double measure_seconds_per_tick(bool tsc) {
+  using period = std::chrono::steady_clock::period;
+  if (!tsc) {
     return static_cast<double>(period::num) / static_cast<double>(period::den);
   }
+#if defined(__x86_64__) || defined(__i386__)
   const double s0 = now_seconds();
-  const std::uint64_t t0 = TickClock::now();
+  const std::uint64_t t0 = __rdtsc();
   double s1 = s0;
   while (s1 - s0 < 2e-3) {
     s1 = now_seconds();
   }
-  const std::uint64_t t1 = TickClock::now();
+  const std::uint64_t t1 = __rdtsc();
   return t1 > t0 ? (s1 - s0) / static_cast<double>(t1 - t0) : 1e-9;
+#else
+  return static_cast<double>(period::num) / static_cast<double>(period::den);
+#endif
 }
-
-const double nominal = measure_seconds_per_tick();  // after tsc_: same translation unit, later
 
 }  // namespace
 
-bool TickClock::uses_tsc() noexcept { return tsc_; }
-
-double TickClock::nominal_seconds_per_tick() noexcept { return nominal; }
+const bool TickClock::tsc_ = constant_tsc();
+const double TickClock::nominal_ = measure_seconds_per_tick(TickClock::tsc_);  // initialised after tsc_
 
 }  // namespace taskfarm

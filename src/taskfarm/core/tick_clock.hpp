@@ -17,10 +17,10 @@ namespace taskfarm {
 class TickClock {
  public:
   /// @brief True when ticks come from the time-stamp counter (decided once, from /proc/cpuinfo).
-  static bool uses_tsc() noexcept;
+  static bool uses_tsc() noexcept { return tsc_; }
   /// @brief Seconds per tick as measured once at program start (2 ms against steady_clock; exact
   /// for the steady_clock fallback).
-  static double nominal_seconds_per_tick() noexcept;
+  static double nominal_seconds_per_tick() noexcept { return nominal_; }
 
   [[nodiscard]] static std::uint64_t now() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -33,6 +33,7 @@ class TickClock {
 
  private:
   static const bool tsc_;
+  static const double nominal_;
 };
 
 /// @brief Seconds per tick, measured against steady_clock from a common origin: the longer the

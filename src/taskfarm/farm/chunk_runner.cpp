@@ -20,7 +20,8 @@ TaskIndex ChunkRunner::run(TaskRange part, ReportBuilder& report, double deadlin
   // and the piece is converted to seconds at the end; the deadline is a tick count too.
   const double spt = calibration_.seconds_per_tick();
   const std::uint64_t start = TickClock::now();
-  const std::uint64_t horizon = start + static_cast<std::uint64_t>(std::clamp((deadline - now_seconds()) / spt, 0.0, 1e18));
+  const double ticks_left = std::clamp((deadline - now_seconds()) / spt, 0.0, 1e18);
+  const std::uint64_t horizon = start + static_cast<std::uint64_t>(ticks_left);
   std::uint64_t c = start;
   TaskIndex i = part.begin;
   while (i < part.end) {
@@ -49,8 +50,7 @@ TaskIndex ChunkRunner::run(TaskRange part, ReportBuilder& report, double deadlin
     piece.state[k] = state;
     c = c_end;
     ++i;
-    if (c >= horizon ||
-        (stop_ != nullptr && stop_->load(std::memory_order_relaxed) != 0)) {
+    if (c >= horizon || (stop_ != nullptr && stop_->load(std::memory_order_relaxed) != 0)) {
       break;
     }
   }

@@ -133,13 +133,12 @@ std::uint64_t ResultWriter::put_run(const PieceView& piece, const job::TaskOrder
   const std::size_t nf = field_bytes_.size();
   const TaskIndex n = run.length;
   const TaskIndex k0 = run.position - piece.range.begin;
-  std::vector<const std::byte*>& columns = columns_;  // fields, rank, seconds (state: see TaskStateLog)
-  columns.resize(nf + 2);
+  columns_.resize(nf + 2);  // fields, rank, seconds (state: see TaskStateLog)
   const double* seconds = piece.seconds + k0;
   const std::uint8_t* state = piece.state + k0;
   if (!run.descending) {
     for (std::size_t f = 0; f < nf; ++f) {
-      columns[f] = piece.fields[f] + k0 * field_bytes_[f];
+      columns_[f] = piece.fields[f] + k0 * field_bytes_[f];
     }
   } else {  // position k0 + j is task first_task - j: copy into ascending task order
     reversed_.resize(nf);
@@ -149,7 +148,7 @@ std::uint64_t ResultWriter::put_run(const PieceView& piece, const job::TaskOrder
       for (TaskIndex j = 0; j < n; ++j) {
         std::memcpy(reversed_[f].data() + (n - 1 - j) * w, piece.fields[f] + (k0 + j) * w, w);
       }
-      columns[f] = reversed_[f].data();
+      columns_[f] = reversed_[f].data();
     }
     reversed_seconds_.assign(std::make_reverse_iterator(seconds + n), std::make_reverse_iterator(seconds));
     reversed_state_.assign(std::make_reverse_iterator(state + n), std::make_reverse_iterator(state));
@@ -157,10 +156,10 @@ std::uint64_t ResultWriter::put_run(const PieceView& piece, const job::TaskOrder
     state = reversed_state_.data();
   }
   rank_fill_.assign(n, rank);
-  columns[nf] = reinterpret_cast<const std::byte*>(rank_fill_.data());
-  columns[nf + 1] = reinterpret_cast<const std::byte*>(seconds);
+  columns_[nf] = reinterpret_cast<const std::byte*>(rank_fill_.data());
+  columns_[nf + 1] = reinterpret_cast<const std::byte*>(seconds);
   const TaskRange tasks = run.tasks();
-  buffer_.put(tasks, columns);
+  buffer_.put(tasks, columns_);
   std::uint64_t done = 0;
   for (TaskIndex k = 0; k < n;) {  // runs of done tasks; failed ones are the master's to judge
     if (state[k] != static_cast<std::uint8_t>(io::TaskState::done)) {
