@@ -1,5 +1,6 @@
 """A real single-node Slurm cluster for the end-to-end tests, started and stopped by the test itself
-(no systemd, nothing outside one scratch directory), as /work/shared/SLURM.md describes:
+(no systemd, nothing outside one scratch directory). Why each setting is what it is, and what the
+daemons need from the machine: tests/e2e/README.md ("The one-node Slurm cluster").
 
 - munged on its own socket ($DIR/munge/munge.socket), key from `mungekey`;
 - slurmctld, then slurmd (`-N <node>`, SlurmdParameters=config_overrides so the node declares
@@ -15,8 +16,9 @@ Not a test itself. Use:
         job_id = cluster.sbatch(["-n", "2", "script.sh", "arg"], cwd=tmp)
         info = cluster.wait(job_id, timeout=60)      # {"JobState": "COMPLETED", "ExitCode": "0:0", ...}
 
-Standard library only. Needs root (SlurmUser=root) and the Debian packages slurmctld, slurmd,
-slurm-client and munge; `missing()` says what is missing, for a test to skip.
+Standard library only. Needs root (SlurmUser=root), the Debian packages slurmctld, slurmd,
+slurm-client and munge, a cgroup file system on /sys/fs/cgroup (slurmd) and free ports 6817/6818;
+`unavailable()` says what is missing, for a test to skip.
 """
 
 import os
@@ -42,6 +44,8 @@ BINARIES = {  # program -> Debian package
     "sinfo": "slurm-client",
 }
 SBIN = ("/usr/sbin", "/sbin")
+CGROUP_ROOT = "/sys/fs/cgroup"
+MOUNTINFO = "/proc/self/mountinfo"  # a test of the skip may point this at a made-up file
 
 
 def which(program):
@@ -49,14 +53,65 @@ def which(program):
     return shutil.which(program, path=path)
 
 
-def missing():
-    """Why a cluster cannot be started here (a string), or None when it can be."""
+def unavailable():
+    """Why a cluster cannot be started here (one line), or None when it can be: binaries, root, the
+    cgroup file system slurmd needs, ports."""
     gone = sorted({f"{p} ({pkg})" for p, pkg in BINARIES.items() if which(p) is None})
     if gone:
         return "Slurm/munge binaries missing: " + ", ".join(gone) + " (cmake/setup-debian.sh installs them)"
     if os.geteuid() != 0:
         return "a test Slurm cluster runs its daemons as root (SlurmUser=root); not root here"
+    reason = cgroup_problem()
+    if reason:
+        return reason
+    for port in (CTLD_PORT, SLURMD_PORT):
+        if port_taken(port):
+            return f"port {port} is in use (another Slurm running?): the test cluster needs it free"
     return None
+
+
+def _mounts(mountinfo):
+    """{mount point: file system type} from a /proc/PID/mountinfo file; of several mounts on one point
+    the last (the visible one) wins."""
+    out = {}
+    for line in Path(mountinfo).read_text().splitlines():
+        fields, sep, rest = line.partition(" - ")
+        fields = fields.split()
+        if not sep or len(fields) < 5 or not rest.split():
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])  # "\040" is a space
+        out[point] = rest.split()[0]
+    return out
+
+
+def cgroup_problem(mountinfo=None):
+    """Why slurmd cannot start for want of a cgroup file system (one line), or None. slurmd 22.05
+    (Debian 12's) picks its cgroup plugin at start-up even when slurm.conf configures none, and exits
+    when that fails; this repeats its test: /sys/fs/cgroup must be a cgroup2 mount, or a tmpfs with a
+    cgroup (v1) or cgroup2 mount on /sys/fs/cgroup/systemd (cgroup2 there also needs .../unified).
+    `mountinfo` defaults to MOUNTINFO (this process's mounts, which are slurmd's)."""
+    root = CGROUP_ROOT
+    try:
+        mounts = _mounts(mountinfo or MOUNTINFO)
+    except OSError as e:
+        return f"cannot tell whether {root} is mounted, which slurmd needs: {e}"
+    fs = mounts.get(root)
+    if fs is None:
+        return (f"no file system mounted on {root}: slurmd 22.05 refuses to start without one "
+                f"(\"No filesystem mounted on {root}\"), even with no cgroup plugin configured")
+    if fs == "cgroup2":
+        return None
+    if fs != "tmpfs":
+        return f"{root} is a {fs} mount; slurmd 22.05 knows only cgroup2 or a tmpfs of cgroup hierarchies there"
+    systemd = mounts.get(f"{root}/systemd")
+    if systemd == "cgroup":
+        return None
+    if systemd == "cgroup2":
+        unified = f"{root}/unified"
+        return None if unified in mounts or os.path.isdir(unified) else \
+            f"{root}/systemd is cgroup2 but {unified} is missing, which slurmd 22.05 then needs"
+    return (f"{root} is a tmpfs without a cgroup hierarchy on {root}/systemd "
+            f"({systemd or 'nothing mounted'}): slurmd 22.05 refuses to start")
 
 
 def port_taken(port):
@@ -146,12 +201,9 @@ class SlurmCluster:
         return False
 
     def start(self):
-        reason = missing()
+        reason = unavailable()
         if reason:
             raise SlurmError(reason)
-        for port in (CTLD_PORT, SLURMD_PORT):
-            if port_taken(port):
-                raise SlurmError(f"port {port} is in use (another Slurm running?): refusing to start a test cluster")
         if self.root is None:
             self.root = Path(tempfile.mkdtemp(prefix="taskfarm-slurm-"))
         t0 = time.monotonic()

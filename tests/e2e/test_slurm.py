@@ -10,8 +10,10 @@ slurm/taskfarm.sbatch, submitted with sbatch.
   id, resumes and ends COMPLETED, with /results byte-equal to an uninterrupted run and /failures
   empty. The timings signal -> exit 75 -> requeued -> running again -> completed are printed.
 
-Prints "skipped: <reason>" and exits 0 when the Slurm or munge binaries are missing (or not root).
-Ports 6817/6818 must be free.
+When the cluster cannot run here (Slurm or munge binaries missing, not root, no cgroup file system
+on /sys/fs/cgroup for slurmd, ports 6817/6818 taken, no h5py) it prints "skipped: <reason>" on one
+line and exits 77, which ctest reports as skipped (SKIP_RETURN_CODE in tests/CMakeLists.txt). With
+TASKFARM_REQUIRE_SLURM=1 (CI sets it) that is a failure instead: the reason, exit code 1.
 
     TASKFARM=build/release/bin/taskfarm /usr/bin/python3 tests/e2e/test_slurm.py
 """
@@ -37,6 +39,7 @@ RANKS = 2
 N_TASKS = 800
 MEAN_MS = 50.0  # 800 x 50 ms on 2 computing ranks: ~20 s uninterrupted
 EXIT_INTERRUPTED = 75
+EXIT_SKIPPED = 77  # ctest's SKIP_RETURN_CODE for the end-to-end scripts (tests/CMakeLists.txt)
 DONE = 1
 
 MANDELBROT_JOB = """\
@@ -223,8 +226,17 @@ class Slurm(common.TempDirTestCase):
         self.assertLess(t_exit75, 10.0, "no checkpoint within 10 s of the signal\n" + self.describe(job_id, info))
 
 
+def skip(reason):
+    """Exits as skipped (ctest's SKIP_RETURN_CODE), or as failed when CI requires this test to run."""
+    if os.environ.get("TASKFARM_REQUIRE_SLURM") == "1":
+        print(f"FAILED: cannot run, and TASKFARM_REQUIRE_SLURM=1 requires it: {reason}", flush=True)
+        sys.exit(1)
+    print(f"skipped: {reason}", flush=True)
+    sys.exit(EXIT_SKIPPED)
+
+
 if __name__ == "__main__":
-    reason = slurm_cluster.missing()
+    reason = slurm_cluster.unavailable()
     if reason is None:
         try:
             import h5py  # noqa: F401
@@ -232,6 +244,5 @@ if __name__ == "__main__":
         except ImportError as e:
             reason = f"{e} (use Debian's /usr/bin/python3 with python3-h5py)"
     if reason:
-        print(f"skipped: {reason}")
-        sys.exit(0)
+        skip(reason)
     common.main()

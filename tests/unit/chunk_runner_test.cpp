@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <vector>
 
@@ -30,22 +32,49 @@ class Spinner final : public app::Kernel {
   }
 };
 
-TEST(TickClockTest, nominal_rate_matches_steady_clock) {
-  const double spt = TickClock::nominal_seconds_per_tick();
-  ASSERT_GT(spt, 0.0);
-  const double s0 = now_seconds();
-  const std::uint64_t t0 = TickClock::now();
-  while (now_seconds() - s0 < 20e-3) {
+// No test compares the start-up rate (TickClock::nominal_seconds_per_tick(), 2 ms against
+// steady_clock) with a later measurement: a stall between two of its clock reads moves it by any
+// amount on a loaded machine. The calibration that converts task times is checked instead: it is the
+// ratio of seconds to ticks since its origin (read in its constructor), and clock reads on both sides
+// of the constructor bracket that origin, so the ratio has bounds that no stall can break (the
+// tolerance is for time-stamp counters a little apart on different cores).
+TEST(TickCalibrationTest, rate_is_seconds_over_ticks_since_construction) {
+  ASSERT_GT(TickClock::nominal_seconds_per_tick(), 0.0);
+  if (!TickClock::uses_tsc()) {  // ticks are steady_clock's own
+    using period = std::chrono::steady_clock::period;
+    EXPECT_EQ(TickClock::nominal_seconds_per_tick(),
+              static_cast<double>(period::num) / static_cast<double>(period::den));
   }
-  const double seconds = static_cast<double>(TickClock::now() - t0) * spt;
-  EXPECT_NEAR(seconds, 20e-3, 2e-3);  // 2 ms of calibration error would be 10 %
+  const std::uint64_t ticks_before = TickClock::now();
+  const double seconds_before = now_seconds();
+  TickCalibration calibration;
+  const double seconds_after = now_seconds();
+  const std::uint64_t ticks_after = TickClock::now();
+  EXPECT_EQ(calibration.seconds_per_tick(), TickClock::nominal_seconds_per_tick());
+  // Too early (less than kMinSpan after the origin) or no tick later: the rate stays nominal.
+  calibration.update(seconds_before, ticks_after + 1000);
+  calibration.update(seconds_after + 1.0, ticks_before);
+  EXPECT_EQ(calibration.seconds_per_tick(), TickClock::nominal_seconds_per_tick());
+
+  while (now_seconds() - seconds_after < 20e-3) {
+  }
+  const std::uint64_t ticks = TickClock::now();
+  const double seconds = now_seconds();
+  ASSERT_GT(ticks, ticks_after);
+  calibration.update(seconds, ticks);
+  const double lowest = (seconds - seconds_after) / static_cast<double>(ticks - ticks_before);
+  const double highest = (seconds - seconds_before) / static_cast<double>(ticks - ticks_after);
+  EXPECT_GE(calibration.seconds_per_tick(), lowest * (1 - 1e-3));
+  EXPECT_LE(calibration.seconds_per_tick(), highest * (1 + 1e-3));
 }
 
+// Timings here have lower bounds only, and the wall time of the run as upper bound: a loaded machine
+// can stretch any task (or the gaps between tasks) without limit.
 TEST(ChunkRunnerTest, times_every_task_in_seconds_and_keeps_exact_moments) {
   Spinner kernel;
+  const double t0 = now_seconds();  // before the runner: its calibration's origin is inside the wall time
   ChunkRunner runner(kernel, {8});
   ReportBuilder report({8});
-  const double t0 = now_seconds();
   const TaskIndex reached = runner.run({0, 8}, report, now_seconds() + 60.0);
   const double wall = now_seconds() - t0;
   ASSERT_EQ(reached, 8U);
@@ -58,10 +87,11 @@ TEST(ChunkRunnerTest, times_every_task_in_seconds_and_keeps_exact_moments) {
   for (TaskIndex k = 0; k < 8; ++k) {
     const double nominal = k % 2 == 0 ? 1e-3 : 3e-3;
     EXPECT_GE(p.seconds[k], 0.95 * nominal) << "task " << k;  // a spin never ends early
-    EXPECT_LT(p.seconds[k], nominal + 50e-3) << "task " << k;  // a preempted one may end late
     sum += p.seconds[k];
   }
-  EXPECT_NEAR(sum, wall, 0.05 * wall);  // tasks tile the run: each ends where the next begins
+  // Seconds, not ticks, and no task counted twice: the tasks' times add up to at most the wall time
+  // (they span at most the calibration's ticks, which convert to at most its seconds).
+  EXPECT_LE(sum, wall * (1 + 1e-3));
   EXPECT_EQ(p.state[5], static_cast<std::uint8_t>(io::TaskState::failed));
   EXPECT_EQ(reinterpret_cast<const std::int64_t*>(p.fields[0])[5], 0);  // a failed task's results are zeros
   EXPECT_EQ(reinterpret_cast<const std::int64_t*>(p.fields[0])[6], 6);
@@ -79,13 +109,16 @@ TEST(ChunkRunnerTest, times_every_task_in_seconds_and_keeps_exact_moments) {
 
 TEST(ChunkRunnerTest, stops_at_the_deadline_after_at_least_one_task) {
   Spinner kernel;
+  const double t0 = now_seconds();
   ChunkRunner runner(kernel, {8});
   ReportBuilder report({8});
   // Already past: one task, then stop.
   EXPECT_EQ(runner.run({10, 20}, report, now_seconds() - 1.0), 11U);
-  // 5 ms from now: tasks 11 (3 ms), 12 (1 ms), 13 (3 ms) take it past the deadline at 7 ms (one
-  // task earlier if the machine preempts us; a tick rate off by 2x would run to task 15).
+  // 5 ms from now: tasks 11 (3 ms), 12 (1 ms), 13 (3 ms) take it past the deadline at 7 ms (fewer
+  // if the machine stalls us: a stall only brings the deadline closer; a tick rate off by 2x would
+  // run to task 15).
   const TaskIndex reached = runner.run({11, 20}, report, now_seconds() + 5e-3);
+  const double wall = now_seconds() - t0;
   EXPECT_GE(reached, 12U);
   EXPECT_LE(reached, 14U);
   // Truncated pieces keep their times in seconds and their states (the arrays move when a piece
@@ -98,7 +131,7 @@ TEST(ChunkRunnerTest, stops_at_the_deadline_after_at_least_one_task) {
     for (TaskIndex k = 0; k < p.range.size(); ++k) {
       const TaskIndex task = p.range.begin + k;
       EXPECT_GE(p.seconds[k], task % 2 == 0 ? 0.95e-3 : 2.85e-3) << "task " << task;
-      EXPECT_LT(p.seconds[k], 0.1) << "task " << task;
+      EXPECT_LE(p.seconds[k], wall * (1 + 1e-3)) << "task " << task;  // seconds, not ticks
       EXPECT_EQ(p.state[k], static_cast<std::uint8_t>(io::TaskState::done)) << "task " << task;
       EXPECT_EQ(reinterpret_cast<const std::int64_t*>(p.fields[0])[k], static_cast<std::int64_t>(task));
     }
