@@ -1,7 +1,7 @@
 #include "taskfarm/app/cost_model.hpp"
 
 #include <cmath>
-#include <fstream>
+#include <sstream>
 #include <numbers>
 #include <string>
 
@@ -9,6 +9,7 @@
 
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/io/results_file.hpp"
+#include "taskfarm/job/input_file.hpp"
 
 namespace taskfarm::app {
 
@@ -65,10 +66,13 @@ double standard_gamma(double k, std::uint64_t& state) {
 }
 
 std::vector<double> read_costs_file(const job::Settings& s, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    s.fail("costs_file", fmt::format("cannot read {}", path));
+  std::string text;
+  try {
+    text = job::read_input_file(path, std::uint64_t{1} << 30, "costs file");
+  } catch (const InputError& e) {
+    s.fail("costs_file", e.what());
   }
+  std::istringstream in(text);
   std::vector<double> out;
   std::string line;
   int lineno = 0;
@@ -151,9 +155,9 @@ CostModel CostModel::from_settings(const job::Settings& s, TaskIndex n_tasks) {
     s.fail("heavy_ratio", fmt::format("expected a ratio >= 1, got {}", m.heavy_ratio_));
   }
   if (name == "file") {
-    m.table_ = std::make_shared<const std::vector<double>>(read_costs_file(s, s.text("costs_file")));
+    m.table_ = std::make_shared<const std::vector<double>>(read_costs_file(s, s.input_path("costs_file")));
   } else if (name == "replay") {
-    m.table_ = std::make_shared<const std::vector<double>>(read_replay(s, s.text("replay")));
+    m.table_ = std::make_shared<const std::vector<double>>(read_replay(s, s.input_path("replay")));
   }
   return m;
 }

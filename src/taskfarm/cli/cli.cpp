@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <numeric>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -15,12 +16,16 @@
 #include <boost/serialization/string.hpp>
 #include <fmt/format.h>
 
+#include "taskfarm/cli/number_option.hpp"
 #include "taskfarm/cli/output_file.hpp"
 #include "taskfarm/cli/simulate_command.hpp"
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/farm/farm.hpp"
+#include "taskfarm/farm/stop_signal.hpp"
+#include "taskfarm/io/carry_over.hpp"
 #include "taskfarm/io/results_file.hpp"
 #include "taskfarm/io/task_state_log.hpp"
+#include "taskfarm/job/input_file.hpp"
 #include "taskfarm/job/job_spec.hpp"
 
 namespace taskfarm::cli {
@@ -92,12 +97,16 @@ int launch(const std::function<Prepared(int n_ranks)>& prepare, const RunArgs& a
   const boost::mpi::communicator world;
   const std::string host = boost::mpi::environment::processor_name();
 
+  farm::install_stop_handlers();  // before preparing: a stop while creating the output must be heard
   int code = 0;
   std::string error;
   Prepared prepared;
   if (world.rank() == 0) {
     try {
       prepared = prepare(world.size());
+    } catch (const Interrupted& e) {
+      error = fmt::format("{}; nothing was written", e.what());
+      code = static_cast<int>(ExitCode::interrupted);
     } catch (const InputError& e) {
       error = e.what();
       code = static_cast<int>(ExitCode::bad_input);
@@ -184,11 +193,7 @@ int run_command(const RunArgs& args, const app::Registry& registry) {
 }
 
 /// Refuses (InputError) unless the kernel writes exactly the datasets the file has.
-void check_schema(const io::ResultsFile& file, const app::Kernel& kernel, const job::JobSpec& spec,
-                  const std::string& path) {
-  if (spec.params.size() != file.n_tasks()) {
-    throw InputError(fmt::format("{}: the job has {} tasks, the output {}", path, spec.params.size(), file.n_tasks()));
-  }
+void check_schema(const io::ResultsFile& file, const app::Kernel& kernel, const std::string& path) {
   const std::vector<app::Field> fields = kernel.schema();
   if (fields.size() != file.result_count()) {
     throw InputError(fmt::format("{}: the job's app writes {} result fields, the output holds {}", path,
@@ -203,16 +208,80 @@ void check_schema(const io::ResultsFile& file, const app::Kernel& kernel, const 
   }
 }
 
+/// Appends one dated line to the output's `history` attribute: what each run and resume did.
+void log_history(io::ResultsFile& file, const std::string& line) {
+  const auto old = file.attribute("history");
+  const std::string before = old && std::holds_alternative<std::string>(*old) ? std::get<std::string>(*old) : "";
+  file.set_attribute("history", before + io::utc_now() + " " + line + "\n");
+}
+
+/// A resumed output whose job was edited or whose data is damaged becomes a new file: every result
+/// that still holds is carried over (task t of the old file is task target_of[t]), everything else
+/// is pending. When the old file held results the new one does not, it is kept beside it.
+std::unique_ptr<io::ResultsFile> rebuild_output(std::unique_ptr<io::ResultsFile> old, const std::string& path,
+                                                const job::JobSpec& spec, const app::Kernel& kernel, int n_ranks,
+                                                const std::vector<TaskIndex>& target_of,
+                                                const std::vector<io::Damage>& damage, const std::string& why) {
+  io::ResultsFile::CreateOptions layout = output_layout(spec, kernel, n_ranks);
+  check_room(path, layout);
+  std::string stamp = io::utc_now();
+  std::erase(stamp, ':');  // 2026-12-02T035400Z: no colons in file names
+  const std::string backup = fmt::format("{}.before-resume-{}", path, stamp);
+  std::string summary;
+  io::ResultsFile fresh = create_in_place(path, std::move(layout), [&](io::ResultsFile& f) {
+    const io::CarryOver moved = io::carry_over(*old, f, target_of, damage);
+    for (const char* name : {"created", "history", "resume_count"}) {
+      if (const auto v = old->attribute(name)) {
+        f.set_attribute(name, *v);
+      }
+    }
+    summary = fmt::format("{}: kept {} done and {} failed tasks, {} of {} tasks to run", why, moved.done,
+                          moved.failed, spec.params.size() - moved.done - moved.failed, spec.params.size());
+    if (moved.damaged > 0) {
+      std::string where;
+      for (const io::Damage& d : damage) {
+        if (!d.tasks.empty()) {
+          where += fmt::format("{}{} tasks {}-{}", where.empty() ? "" : ", ", d.dataset, d.tasks.begin, d.tasks.end - 1);
+        }
+      }
+      summary += fmt::format("; {} tasks in damaged blocks ({}) run again", moved.damaged, where);
+    }
+    if (moved.dropped > 0) {
+      summary += fmt::format("; {} earlier results are not part of the job any more", moved.dropped);
+    }
+    if (moved.failures_table_lost) {
+      summary += "; /failures was damaged, so attempt counts start afresh";
+    }
+    if (moved.lost() > 0 || moved.failures_table_lost) {
+      std::error_code ec;
+      std::filesystem::create_hard_link(path, backup, ec);
+      if (ec) {
+        std::filesystem::copy_file(path, backup, ec);
+      }
+      summary += ec ? fmt::format("; the old file could not be kept ({})", ec.message())
+                    : fmt::format("; the old file is kept as {}", backup);
+    }
+    log_history(f, "resume: " + summary);
+  });
+  fmt::print(stderr, "taskfarm: {}: {}\n", path, summary);
+  old.reset();
+  return std::make_unique<io::ResultsFile>(std::move(fresh));
+}
+
 int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Registry& registry) {
   return launch(
       [&](int n_ranks) {
         Prepared p;
         p.output = resume.output;
+        if (resume.output.empty()) {
+          throw InputError("output path is empty; name the output file to resume");
+        }
         p.file = std::make_unique<io::ResultsFile>(io::ResultsFile::open(resume.output, true));
-        io::ResultsFile& file = *p.file;
-        p.text = file.text_attribute("job_spec");
-        p.source = file.text_attribute("job_source");
-        const std::string stored_hash = file.text_attribute("job_hash");
+        const std::string stored_text = p.file->text_attribute("job_spec");
+        const std::string stored_source = p.file->text_attribute("job_source");
+        p.text = stored_text;
+        p.source = stored_source;
+        const std::string stored_hash = p.file->text_attribute("job_hash");
         if (!resume.job.empty()) {
           job::JobSpec given;
           given.text = job::read_job_text(resume.job);
@@ -228,8 +297,48 @@ int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Reg
         }
         job::JobSpec spec = job::parse_job(p.text, p.source);
         auto kernel = registry.instantiate(spec, 0);
-        check_schema(file, *kernel, spec, resume.output);
+        check_schema(*p.file, *kernel, resume.output);
         check_workers(spec, n_ranks);
+
+        // Parameter identity: an edited job keeps the results of the tasks it still has.
+        std::vector<TaskIndex> target_of;  // empty: every task stays where it is
+        std::string why;
+        if (p.text != stored_text) {
+          job::JobSpec before = job::parse_job(stored_text, stored_source);
+          (void)registry.instantiate(before, 0);  // the app fills in its default axes, as it did then
+          if (before.app != spec.app || !before.app_settings.same_values(spec.app_settings)) {
+            target_of.assign(p.file->n_tasks(), job::kNoTask);
+            why = "resumed with changed [app] settings, so no earlier result holds";
+          } else {
+            target_of = job::match_tasks(before.params, spec.params);
+            bool same = before.params.size() == spec.params.size();
+            for (TaskIndex t = 0; same && t < target_of.size(); ++t) {
+              same = target_of[t] == t;
+            }
+            if (same) {
+              target_of.clear();
+            } else {
+              why = "resumed with edited parameters";
+            }
+          }
+        } else if (spec.params.size() != p.file->n_tasks()) {
+          throw InputError(fmt::format("{}: the job has {} tasks, the output {}", resume.output, spec.params.size(),
+                                       p.file->n_tasks()));
+        }
+        // Checksums: a damaged block is never passed off as results; its tasks run again.
+        const std::vector<io::Damage> damage =
+            p.file->has_checksums() ? p.file->find_damage() : std::vector<io::Damage>{};
+        if (!damage.empty() && why.empty()) {
+          why = fmt::format("damaged file ({} blocks failed their checksums)", damage.size());
+        }
+        if (!why.empty()) {
+          if (target_of.empty()) {
+            target_of.resize(p.file->n_tasks());
+            std::iota(target_of.begin(), target_of.end(), TaskIndex{0});
+          }
+          p.file = rebuild_output(std::move(p.file), resume.output, spec, *kernel, n_ranks, target_of, damage, why);
+        }
+        io::ResultsFile& file = *p.file;
 
         using io::TaskState;
         p.plan.pending = resume.retry_failed ? io::tasks_in_state(file, {TaskState::pending, TaskState::failed})
@@ -287,7 +396,52 @@ int validate_command(const std::string& path, const app::Registry& registry) {
     fmt::print("  result   /results/{} {} ({}){}\n", f.name, element_name(f.type), shape,
                f.unit.empty() ? "" : " [" + f.unit + "]");
   }
+  const io::ResultsFile::CreateOptions layout = output_layout(spec, *kernel, 1);
+  fmt::print("  output   about {}\n", job::human_bytes(io::ResultsFile::estimate_bytes(layout)));
+  check_room(spec.output, layout);  // what `run` would refuse, said now
   return 0;
+}
+
+/// Reads every dataset of an output back and names the damaged tasks. Exit code 0: intact; 1: damage
+/// found (the tasks are listed; `taskfarm resume` computes them again).
+int verify_command(const std::string& path) {
+  const io::ResultsFile file = io::ResultsFile::open(path);
+  if (!file.has_checksums()) {
+    fmt::print("{}: written by an older taskfarm without checksums (format {}): damage cannot be detected\n", path,
+               file.attribute("taskfarm_format") ? std::visit([](const auto& v) { return fmt::format("{}", v); },
+                                                              *file.attribute("taskfarm_format"))
+                                                 : std::string("?"));
+    return static_cast<int>(ExitCode::tasks_failed);
+  }
+  const std::vector<io::Damage> damage = file.find_damage();
+  if (damage.empty()) {
+    fmt::print("{}: ok: every checksum matches ({} tasks, {} result datasets)\n", path, file.n_tasks(),
+               file.result_count());
+    return 0;
+  }
+  std::vector<TaskRange> tasks;
+  for (const io::Damage& d : damage) {
+    if (d.tasks.empty()) {
+      fmt::print("{}: {} is damaged: {}\n", path, d.dataset, d.error);
+    } else {
+      fmt::print("{}: {} is damaged for tasks {}-{}\n", path, d.dataset, d.tasks.begin, d.tasks.end - 1);
+      if (d.dataset.rfind("/params/", 0) != 0) {
+        tasks.push_back(d.tasks);
+      }
+    }
+  }
+  std::sort(tasks.begin(), tasks.end(), [](TaskRange a, TaskRange b) { return a.begin < b.begin; });
+  std::uint64_t n = 0;
+  TaskIndex covered = 0;
+  for (const TaskRange r : tasks) {
+    const TaskIndex b = std::max(r.begin, covered);
+    n += r.end > b ? r.end - b : 0;
+    covered = std::max(covered, r.end);
+  }
+  fmt::print("{}: {} damaged tasks; `taskfarm resume {}` computes them again (it keeps the damaged file beside "
+             "it)\n",
+             path, n, path);
+  return static_cast<int>(ExitCode::tasks_failed);
 }
 
 int inspect_command(const std::string& path) {
@@ -304,11 +458,16 @@ int inspect_command(const std::string& path) {
     return std::visit([](const auto& x) { return fmt::format("{}", x); }, *v);
   };
   const TaskIndex n = file.n_tasks();
-  const auto counts = io::count_states(file);
-  fmt::print("{}: taskfarm output, status {}\n", path, text("status"));
+  const std::vector<io::Damage> damage = file.has_checksums() ? file.find_damage() : std::vector<io::Damage>{};
+  fmt::print("{}: taskfarm output, status {}{}\n", path, text("status"), damage.empty() ? "" : ", DAMAGED");
   fmt::print("  job      {} (app {}, policy {}, {} ranks, hash {})\n", text("job_name"), text("app"), text("policy"),
              number("n_ranks"), text("job_hash"));
-  fmt::print("  tasks    {} done, {} failed, {} pending of {}\n", counts[1], counts[2], counts[0], n);
+  try {
+    const auto counts = io::count_states(file);
+    fmt::print("  tasks    {} done, {} failed, {} pending of {}\n", counts[1], counts[2], counts[0], n);
+  } catch (const io::H5Error&) {
+    fmt::print("  tasks    {} (their states are damaged)\n", n);
+  }
   for (std::size_t c = 0; c < file.result_count(); ++c) {
     const io::ColumnSpec& col = file.column(c);
     std::string shape = fmt::format("{}", n);
@@ -318,15 +477,26 @@ int inspect_command(const std::string& path) {
     fmt::print("  result   /results/{} {} ({})\n", col.name, element_name(col.type), shape);
   }
   fmt::print("  created  {}, wall {} s\n", text("created"), number("wall_seconds"));
+  if (!file.has_checksums()) {
+    fmt::print("  checks   none (written before checksums; taskfarm verify cannot detect damage)\n");
+    return 0;
+  }
+  if (!damage.empty()) {
+    fmt::print("  DAMAGED  {} blocks fail their checksums: taskfarm verify {} lists the tasks, taskfarm resume {} "
+               "computes them again\n",
+               damage.size(), path, path);
+    return static_cast<int>(ExitCode::tasks_failed);
+  }
+  fmt::print("  checks   every checksum matches\n");
   return 0;
 }
 
 /// The options every command that launches a farm (run, resume) takes.
 void add_launch_options(CLI::App& command, RunArgs& args) {
   command.add_option("--checkpoint-seconds", args.flush_seconds, "flush results to the file this often")
-      ->check(CLI::PositiveNumber);
+      ->check(finite_in(0.01, 86400.0));
   command.add_option("--progress-seconds", args.progress_seconds, "progress line interval, 0 for none")
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_in(0.0, 86400.0));
 }
 
 }  // namespace
@@ -362,11 +532,16 @@ int main(int argc, char** argv, const app::Registry& registry) {
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "summarise an output file");
   inspect_cmd->add_option("file", inspect_path, "taskfarm output (HDF5)")->required();
 
+  std::string verify_path;
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify", "read every dataset of an output back and list damaged tasks (exit 0 intact, 1 damaged)");
+  verify_cmd->add_option("file", verify_path, "taskfarm output (HDF5)")->required();
+
   const std::string_view first = argc > 1 ? argv[1] : "";
   if (!first.empty() && first[0] != '-' && first != "run" && first != "resume" && first != "validate" &&
-      first != "inspect" && first != "simulate") {
-    return fail_command_line(fmt::format("unknown command \"{}\"; expected run, resume, validate, inspect or simulate (see taskfarm "
-                                         "--help)",
+      first != "inspect" && first != "simulate" && first != "verify") {
+    return fail_command_line(fmt::format("unknown command \"{}\"; expected run, resume, validate, inspect, verify or "
+                                         "simulate (see taskfarm --help)",
                                          argv[1]),
                              static_cast<int>(ExitCode::bad_input));
   }
@@ -379,6 +554,12 @@ int main(int argc, char** argv, const app::Registry& registry) {
   } catch (const CLI::ParseError& e) {
     return fail_command_line(fmt::format("{} (see taskfarm --help)", e.what()), static_cast<int>(ExitCode::bad_input));
   }
+  if (*run_cmd && run_cmd->count("--output") > 0 && run.output.empty()) {
+    return fail_command_line("--output: the path is empty; give a file name, or leave out -o for the job's [job] "
+                             "output",
+                             static_cast<int>(ExitCode::bad_input));
+  }
+  io::silence_hdf5_errors();  // HDF5's own stack printing: we turn its errors into one line
 
   try {
     if (*run_cmd) {
@@ -392,6 +573,9 @@ int main(int argc, char** argv, const app::Registry& registry) {
     }
     if (*inspect_cmd) {
       return inspect_command(inspect_path);
+    }
+    if (*verify_cmd) {
+      return verify_command(verify_path);
     }
     if (simulate_action) {
       return simulate_action();

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "taskfarm/app/cost_model.hpp"
+#include "taskfarm/cli/number_option.hpp"
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/io/results_file.hpp"
 #include "taskfarm/job/job_spec.hpp"
@@ -239,18 +240,18 @@ void add_simulate_command(CLI::App& app, const app::Registry& registry, std::fun
       "simulate", "predict a job's makespan, efficiency and master load on P ranks (no MPI; nothing is computed)");
   cmd->add_option("job", args->job, "job file (TOML): its policy, prefetch, master_computes and task costs")
       ->required();
-  cmd->add_option("--ranks", args->ranks, "P: ranks of the simulated run")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--ranks", args->ranks, "P: ranks of the simulated run")->required()->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--service-us", args->service_us, "master's time per message (us)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_in(0.0, 1e9));
   cmd->add_option("--latency-us", args->latency_us, "one-way message latency (us)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_in(0.0, 1e9));
   cmd->add_option("--chunk-service-us", args->chunk_service_us, "master's extra time per chunk in a reply (us)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_in(0.0, 1e9));
   cmd->add_option("--groups", args->groups, "two-level scheduling in G groups, 0 or 1 = flat (default: the job's)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 65536));
   cmd->add_flag("--results-via-group-masters", args->forward_results,
                 "what-if: members send results to their group master, which forwards them (the farm sends them to "
                 "rank 0)");
@@ -259,7 +260,7 @@ void add_simulate_command(CLI::App& app, const app::Registry& registry, std::fun
                 "also serves its own group's members)");
   cmd->add_option("--group-service-us", args->group_service_us,
                   "a group master's time per message (default: --service-us)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_in(0.0, 1e9));
   cmd->add_option("--root-policy", args->root_policy, "with groups: rank 0's policy (default: the job's)");
   cmd->add_option("--prefetch", args->prefetch, "none, auto or chunks ahead (default: the job's [schedule] prefetch)");
   cmd->add_option("--costs", args->costs, "take task costs from an earlier output's /tasks/seconds");

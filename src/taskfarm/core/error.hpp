@@ -17,6 +17,12 @@ class InputError : public Error {
   using Error::Error;
 };
 
+/// @brief Work stopped on purpose by a signal (SIGINT, SIGTERM, SIGUSR1) before it completed.
+class Interrupted : public Error {
+ public:
+  using Error::Error;
+};
+
 /// @brief Process exit codes, documented in the README and used by the Slurm scripts.
 enum class ExitCode : int {
   success = 0,       ///< every task done

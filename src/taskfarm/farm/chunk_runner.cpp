@@ -54,7 +54,10 @@ TaskIndex ChunkRunner::run(TaskRange part, ReportBuilder& report, double deadlin
       break;
     }
   }
-  calibration_.update(now_seconds(), TickClock::now());
+  // Ticks first, then seconds: a stall between the reads can only make the rate look slower (safe),
+  // never make task times too short (argument evaluation order is the compiler's choice).
+  const auto ticks = TickClock::now();
+  calibration_.update(now_seconds(), ticks);
   to_seconds(piece.seconds, i - part.begin);  // before the truncation, which moves the piece's arrays
   report.truncate_last_piece(i);
   return i;

@@ -67,6 +67,7 @@ void ResultWriter::finish() {
 }
 
 void ResultWriter::loop() {
+  io::silence_hdf5_errors();  // per thread in a thread-safe HDF5: else a full disk prints ~40 lines
   try {
     double last_flush = now_seconds();
     for (;;) {

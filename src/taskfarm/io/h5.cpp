@@ -9,7 +9,14 @@ namespace {
 herr_t append_frame(unsigned n, const H5E_error2_t* err, void* client) {
   auto* out = static_cast<std::string*>(client);
   if (n < 4 && err->desc != nullptr) {  // the innermost frames say what went wrong
-    *out += fmt::format("{}{} ({})", out->empty() ? "" : "; ", err->desc, err->func_name);
+    std::string desc;  // one line: HDF5's descriptions may hold newlines (errno texts of the VFD)
+    for (const char* c = err->desc; *c != '\0'; ++c) {
+      const bool space = *c == '\n' || *c == '\r' || *c == '\t' || *c == ' ';
+      if (!space || (!desc.empty() && desc.back() != ' ')) {
+        desc += space ? ' ' : *c;
+      }
+    }
+    *out += fmt::format("{}{} ({})", out->empty() ? "" : "; ", desc, err->func_name);
   }
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <bit>
 #include <chrono>
@@ -111,13 +112,21 @@ void write_attribute(hid_t obj, std::string_view name, const AttributeValue& val
   std::visit([&](const auto& v) { check_status(H5Awrite(attr.get(), type, &v), "write attribute " + n); }, value);
 }
 
+/// A chunked layout with a Fletcher32 checksum per chunk: a changed byte is an error on read, never
+/// a wrong value (HDF5 checks it in H5Dread unless a reader turns error detection off).
+PropListHandle checksummed_chunks(std::span<const hsize_t> chunk) {
+  PropListHandle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+  check_status(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
+  check_status(H5Pset_fletcher32(dcpl.get()), "H5Pset_fletcher32");
+  return dcpl;
+}
+
 DatasetHandle create_table(hid_t file, const char* name, hid_t type) {
   const hsize_t dims[1] = {0};
   const hsize_t maxdims[1] = {H5S_UNLIMITED};
   DataspaceHandle space(check_id(H5Screate_simple(1, dims, maxdims), "H5Screate_simple"));
-  PropListHandle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
-  const hsize_t chunk[1] = {kTableChunkRows};
-  check_status(H5Pset_chunk(dcpl.get(), 1, chunk), "H5Pset_chunk");
+  const std::array<hsize_t, 1> chunk{kTableChunkRows};
+  PropListHandle dcpl = checksummed_chunks(chunk);
   return DatasetHandle(
       check_id(H5Dcreate2(file, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), name));
 }
@@ -167,14 +176,14 @@ std::optional<ElementType> element_type_of(hid_t type) {
 }
 
 
-void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks) {
+void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks,
+                  const std::function<bool()>& cancelled) {
   GroupHandle group = create_group(file, "params", true);
   constexpr TaskIndex kBlock = 65536;
   const hsize_t dims[1] = {n_tasks};
-  const hsize_t chunk[1] = {std::min<hsize_t>(n_tasks, kBlock)};
+  const std::array<hsize_t, 1> chunk{std::min<hsize_t>(n_tasks, kBlock)};
   DataspaceHandle space(check_id(H5Screate_simple(1, dims, nullptr), "H5Screate_simple"));
-  PropListHandle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
-  check_status(H5Pset_chunk(dcpl.get(), 1, chunk), "H5Pset_chunk");
+  PropListHandle dcpl = checksummed_chunks(chunk);
   for (std::size_t a = 0; a < params.axes().size(); ++a) {
     const job::Axis& axis = params.axes()[a];
     DatatypeHandle str;
@@ -194,6 +203,9 @@ void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks) 
     std::vector<double> reals;
     std::vector<const char*> texts;
     for (TaskIndex b = 0; b < n_tasks; b += kBlock) {
+      if (cancelled && cancelled()) {
+        throw Interrupted("stopped by a signal while writing /params");
+      }
       const hsize_t count = std::min(kBlock, n_tasks - b);
       const void* data = nullptr;
       switch (axis.kind()) {
@@ -248,6 +260,32 @@ std::size_t ColumnSpec::bytes_per_task() const {
   return n;
 }
 
+double ResultsFile::estimate_bytes(const CreateOptions& options) {
+  const auto n = static_cast<double>(options.n_tasks);
+  double per_task = 1 + 4 + 8;  // /tasks/state, rank, seconds
+  for (const ColumnSpec& c : options.results) {
+    per_task += static_cast<double>(c.bytes_per_task());
+  }
+  double text_bytes = 0.0;
+  if (options.params != nullptr) {
+    for (std::size_t a = 0; a < options.params->axes().size(); ++a) {
+      const job::Axis& axis = options.params->axes()[a];
+      if (axis.kind() != job::Axis::Kind::text) {
+        per_task += 8;
+        continue;
+      }
+      // A variable-length string: a 16-byte reference in the dataset, and in the global heap a
+      // 16-byte object header plus the bytes rounded up to 8 (HDF5 file format spec, III.E).
+      double mean = 0.0;
+      for (std::uint64_t i = 0; i < axis.size(); ++i) {
+        mean += static_cast<double>((axis.text_at(i).size() + 1 + 7) / 8 * 8);
+      }
+      text_bytes += n * (32.0 + mean / static_cast<double>(axis.size()));
+    }
+  }
+  return n * per_task + text_bytes + 64.0 * 1024;  // + metadata: superblock, headers, chunk indexes
+}
+
 ResultsFile ResultsFile::create(const CreateOptions& options) {
   silence_hdf5_errors();
   if (options.n_tasks == 0) {
@@ -256,8 +294,13 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
   ResultsFile rf;
   rf.n_tasks_ = options.n_tasks;
   const unsigned flags = options.overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL;
-  rf.file_ = FileHandle(check_id(H5Fcreate(options.path.c_str(), flags, H5P_DEFAULT, H5P_DEFAULT),
+  // The 1.8 file format: checksummed superblock and object headers (the earliest format has no
+  // metadata checksums), attributes of any size (the job text), and every HDF5 since 1.8 reads it.
+  PropListHandle fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
+  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18), "H5Pset_libver_bounds");
+  rf.file_ = FileHandle(check_id(H5Fcreate(options.path.c_str(), flags, H5P_DEFAULT, fapl.get()),
                                  fmt::format("cannot create {}", options.path.string())));
+  rf.lock_ = OutputLock(options.path);
   const hid_t f = rf.file_.get();
 
   // One chunk-row count for every per-task dataset, so that a write-behind window covers whole chunks.
@@ -284,8 +327,7 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
       chunk.push_back(d);
     }
     DataspaceHandle space(check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "space"));
-    PropListHandle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
-    check_status(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
+    PropListHandle dcpl = checksummed_chunks(chunk);
     if (spec.name == "rank" && !is_result) {
       const std::int32_t fill = -1;
       check_status(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_INT32, &fill), "H5Pset_fill_value");
@@ -308,7 +350,7 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
   }
 
   if (options.params != nullptr && !options.params->empty()) {
-    write_params(f, *options.params, options.n_tasks);
+    write_params(f, *options.params, options.n_tasks, options.cancelled);
   }
   DatatypeHandle chunk_type = chunk_row_type();
   DatatypeHandle failure_type = failure_row_type();
@@ -331,15 +373,23 @@ ResultsFile ResultsFile::open(const std::filesystem::path& path, bool writable) 
   if (!std::filesystem::exists(path)) {
     throw InputError(fmt::format("{}: no such file", path.string()));
   }
-  // HDF5 (1.10.7+) holds a flock() on files it has open; a failed probe means a live writer.
-  if (const int fd = ::open(path.c_str(), O_RDONLY); fd >= 0) {
-    const bool locked = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    ::close(fd);
-    if (locked) {
-      throw InputError(fmt::format("{}: the file is open for writing by a running job (it is locked); "
+  switch (OutputLock::probe(path)) {
+    case Holder::writer:
+      throw InputError(fmt::format("{}: a running job is writing this file (it holds the file's write lock); "
                                    "wait for that job to end or stop it first",
                                    path.string()));
-    }
+    case Holder::readers:
+      if (writable) {
+        throw InputError(fmt::format("{}: another program has this file open for reading (h5py, HDFView, "
+                                     "taskfarm inspect: HDF5's shared lock); close it there first",
+                                     path.string()));
+      }
+      break;
+    case Holder::none:
+      break;
+  }
+  if (!std::filesystem::is_regular_file(path)) {
+    throw InputError(fmt::format("{}: not a regular file", path.string()));
   }
   // Opening read-write would write a superblock into an empty file: check the signature first.
   if (H5Fis_hdf5(path.c_str()) <= 0) {
@@ -353,6 +403,9 @@ ResultsFile ResultsFile::open(const std::filesystem::path& path, bool writable) 
     throw InputError(fmt::format("{}: not a readable HDF5 file (truncated or corrupt)", path.string()));
   }
   rf.file_ = FileHandle(id);
+  if (writable) {
+    rf.lock_ = OutputLock(path);
+  }
   if (H5Aexists(id, "taskfarm_format") <= 0) {
     throw InputError(fmt::format("{}: an HDF5 file, but not a taskfarm output (no taskfarm_format attribute)",
                                  path.string()));
@@ -555,6 +608,117 @@ std::string ResultsFile::text_attribute(std::string_view name) const {
   return std::get<std::string>(*v);
 }
 
-void ResultsFile::flush() { check_status(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "H5Fflush"); }
+void ResultsFile::flush() {
+  check_status(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
+  if (lock_.still_at_path()) {
+    return;
+  }
+  // Removed, or renamed over: our writes go to an inode no path names. Save it before it is gone.
+  const std::string rescue = fmt::format("{}.orphaned-{}", lock_.path().string(), getpid());
+  std::string saved = "could not save it";
+  if (const int out = ::open(rescue.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644); out >= 0) {
+    std::vector<char> buf(std::size_t{1} << 20);
+    off_t at = 0;
+    bool ok = true;
+    for (ssize_t n; (n = ::pread(lock_.fd(), buf.data(), buf.size(), at)) > 0; at += n) {
+      ok = ok && ::write(out, buf.data(), static_cast<std::size_t>(n)) == n;
+    }
+    ok = ::close(out) == 0 && ok;
+    saved = ok ? fmt::format("its contents so far are saved as {}", rescue) : "saving it failed (disk full?)";
+  }
+  throw Error(fmt::format("{}: the output file was removed or replaced while this job was writing it; {}",
+                          lock_.path().string(), saved));
+}
+
+bool ResultsFile::has_checksums() const {
+  const Column& state = columns_.at(state_column());
+  PropListHandle dcpl(check_id(H5Dget_create_plist(state.dataset.get()), "H5Dget_create_plist"));
+  unsigned flags = 0;
+  std::size_t n_values = 0;
+  unsigned config = 0;
+  const bool found =
+      H5Pget_filter_by_id2(dcpl.get(), H5Z_FILTER_FLETCHER32, &flags, &n_values, nullptr, 0, nullptr, &config) >= 0;
+  if (!found) {
+    H5Eclear2(H5E_DEFAULT);  // "not found" is an answer, not an error
+  }
+  return found;
+}
+
+std::vector<Damage> ResultsFile::find_damage() const {
+  std::vector<Damage> damage;
+  std::vector<std::byte> block;
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    block.resize(chunk_rows_ * columns_[c].bytes);
+    for (TaskIndex b = 0; b < n_tasks_; b += chunk_rows_) {
+      const TaskRange r{b, std::min(n_tasks_, b + chunk_rows_)};
+      try {
+        read_tasks(c, r, block.data());
+      } catch (const H5Error& e) {
+        damage.push_back({columns_[c].path, r, e.what()});
+      }
+    }
+  }
+  // /params: which values each task had (the job text can regenerate them, but a reader uses these).
+  if (H5Lexists(file_.get(), "params", H5P_DEFAULT) > 0) {
+    GroupHandle params(check_id(H5Gopen2(file_.get(), "params", H5P_DEFAULT), "open /params"));
+    H5G_info_t info{};
+    check_status(H5Gget_info(params.get(), &info), "H5Gget_info");
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+      char name[256] = {};
+      if (H5Lget_name_by_idx(params.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0) {
+        damage.push_back({"/params", {}, "cannot list /params"});
+        H5Eclear2(H5E_DEFAULT);
+        continue;
+      }
+      const std::string path = std::string("/params/") + name;
+      try {
+        DatasetHandle ds(check_id(H5Dopen2(params.get(), name, H5P_DEFAULT), "open " + path));
+        DatatypeHandle type(check_id(H5Dget_type(ds.get()), "H5Dget_type"));
+        const bool text = H5Tget_class(type.get()) == H5T_STRING;
+        DatatypeHandle mem = text ? vlen_string_type() : DatatypeHandle(check_id(H5Tcopy(H5T_NATIVE_DOUBLE), "H5Tcopy"));
+        constexpr hsize_t kBlock = 65536;
+        std::vector<std::array<std::byte, 8>> values(kBlock);
+        for (hsize_t b = 0; b < n_tasks_; b += kBlock) {
+          const hsize_t count = std::min<hsize_t>(kBlock, n_tasks_ - b);
+          DataspaceHandle file_space(check_id(H5Dget_space(ds.get()), "H5Dget_space"));
+          check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &b, nullptr, &count, nullptr), "select");
+          DataspaceHandle mem_space(check_id(H5Screate_simple(1, &count, nullptr), "H5Screate_simple"));
+          if (H5Dread(ds.get(), mem.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, values.data()) < 0) {
+            damage.push_back({path, {b, b + count}, fmt::format("read {}: {}", path, "checksum mismatch or unreadable")});
+            H5Eclear2(H5E_DEFAULT);
+            continue;
+          }
+          if (text) {
+            H5Dvlen_reclaim(mem.get(), mem_space.get(), H5P_DEFAULT, values.data());
+          }
+        }
+      } catch (const H5Error& e) {
+        damage.push_back({path, {}, e.what()});
+      }
+    }
+  }
+  const auto check_table = [&](const char* name, auto&& read) {
+    try {
+      read();
+    } catch (const H5Error& e) {
+      damage.push_back({std::string("/") + name, {}, e.what()});
+    }
+  };
+  check_table("chunks", [&] { (void)read_chunks(); });
+  check_table("failures", [&] { (void)read_failures(); });
+  if (H5Lexists(file_.get(), "ranks", H5P_DEFAULT) > 0) {
+    check_table("ranks", [&] {
+      DatasetHandle ds(check_id(H5Dopen2(file_.get(), "ranks", H5P_DEFAULT), "open /ranks"));
+      DatatypeHandle type = rank_row_type();
+      std::vector<RankDisk> rows(table_size(ds.get()));
+      if (!rows.empty()) {
+        check_status(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), "read /ranks");
+        DataspaceHandle space(check_id(H5Dget_space(ds.get()), "H5Dget_space"));
+        H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, rows.data());
+      }
+    });
+  }
+  return damage;
+}
 
 }  // namespace taskfarm::io

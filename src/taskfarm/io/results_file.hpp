@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -13,6 +14,7 @@
 #include "taskfarm/core/element_type.hpp"
 #include "taskfarm/core/task_range.hpp"
 #include "taskfarm/io/h5.hpp"
+#include "taskfarm/io/output_lock.hpp"
 #include "taskfarm/job/param_space.hpp"
 
 namespace taskfarm::io {
@@ -62,13 +64,22 @@ struct RankRow {
 
 using AttributeValue = std::variant<std::string, std::int64_t, double>;
 
+/// @brief A part of an output whose stored checksum does not match its bytes (or that HDF5 cannot
+/// read back at all).
+struct Damage {
+  std::string dataset;  ///< e.g. "/results/energy", "/failures"
+  TaskRange tasks;      ///< the tasks it covers; empty for the tables (/chunks, /failures, /ranks)
+  std::string error;    ///< what HDF5 said
+};
+
 /// @brief The current UTC time as ISO 8601, e.g. "2026-11-21T19:02:35Z" (attribute format).
 std::string utc_now();
 
 /// @brief The job's one HDF5 output file (layout in DESIGN.md). Not thread-safe: one thread at a time.
 class ResultsFile {
  public:
-  static constexpr std::int64_t kFormatVersion = 1;
+  /// 2: Fletcher32 checksums on every dataset and HDF5 1.8 object headers (checksummed metadata).
+  static constexpr std::int64_t kFormatVersion = 2;
 
   struct CreateOptions {
     std::filesystem::path path;
@@ -77,13 +88,30 @@ class ResultsFile {
     const job::ParamSpace* params = nullptr;  ///< written to /params/<axis>, one value per task
     bool overwrite = false;                   ///< replace an existing file (else refuse)
     std::vector<std::pair<std::string, AttributeValue>> attributes;  ///< extra root attributes
+    /// Polled while the (possibly large) /params are written; when it returns true, create()
+    /// stops and throws Interrupted (the caller removes the half-made file).
+    std::function<bool()> cancelled;
   };
 
   /// @brief Creates the file with every dataset; status "running".
   static ResultsFile create(const CreateOptions& options);
-  /// @brief Opens an existing output; throws InputError if it is not a readable taskfarm file.
+  /// @brief About how many bytes the finished file of `options` takes (results, /tasks, /params;
+  /// text parameters counted at their stored size): what must fit on the disk before create().
+  [[nodiscard]] static double estimate_bytes(const CreateOptions& options);
+  /// @brief Opens an existing output; throws InputError if it is not a readable taskfarm file, or
+  /// if a running job writes it (or, for `writable`, another program has it open).
   static ResultsFile open(const std::filesystem::path& path, bool writable = false);
 
+  /// @brief The created file was renamed to `path`: the location flush() checks from now on.
+  void moved_to(std::filesystem::path path) { lock_.moved_to(std::move(path)); }
+  /// @brief The path this file is expected at (writable files only; empty otherwise).
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return lock_.path(); }
+
+  /// @brief True when the datasets carry Fletcher32 checksums (format 2 and later).
+  [[nodiscard]] bool has_checksums() const;
+  /// @brief Reads every dataset back, chunk by chunk, and lists what fails its checksum. The
+  /// per-task columns are checked in blocks of chunk_rows(), so damage maps to the tasks it covers.
+  [[nodiscard]] std::vector<Damage> find_damage() const;
   [[nodiscard]] TaskIndex n_tasks() const noexcept { return n_tasks_; }
   /// @brief Rows per HDF5 chunk, the same for every per-task dataset (write in multiples of it).
   [[nodiscard]] TaskIndex chunk_rows() const noexcept { return chunk_rows_; }
@@ -112,7 +140,9 @@ class ResultsFile {
   [[nodiscard]] std::optional<AttributeValue> attribute(std::string_view name) const;
   [[nodiscard]] std::string text_attribute(std::string_view name) const;
 
-  /// @brief Pushes everything written so far to the file (H5Fflush; no fsync).
+  /// @brief Pushes everything written so far to the file (H5Fflush; no fsync). For a writable
+  /// file, then checks that its path still names it: if the file was removed or replaced under the
+  /// job, saves what it holds as `<path>.orphaned-<pid>` and throws Error naming both.
   void flush();
 
  private:
@@ -126,6 +156,7 @@ class ResultsFile {
   void open_tables();
 
   FileHandle file_;
+  OutputLock lock_;  // writable files only
   std::vector<Column> columns_;
   TaskIndex n_tasks_ = 0;
   TaskIndex chunk_rows_ = 1;

@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "taskfarm/core/error.hpp"
+#include "taskfarm/job/input_file.hpp"
 
 namespace taskfarm::job {
 
@@ -21,6 +22,87 @@ int line_of(const toml::node& node) { return static_cast<int>(node.source().begi
 [[noreturn]] void fail_at(const std::string& source, const toml::node& node, std::string_view where,
                           std::string_view message) {
   throw InputError(fmt::format("{}:{}: {}: {}", source, line_of(node), where, message));
+}
+
+/// Values no job needs and that would go wrong later: NaN or infinite numbers (a NaN axis value never
+/// equals itself, so no resume could match it), and NUL characters (C APIs such as HDF5's cut a
+/// string there, silently).
+void reject_unusable_values(const std::string& source, const toml::node& node, const std::vector<std::string>& path) {
+  // "[params] x", "[params.x] range": where the value is, as the other messages say it
+  const auto where = [&] {
+    if (path.size() < 2) {
+      return path.empty() ? std::string("file") : fmt::format("[{}]", path[0]);
+    }
+    std::string table = path[0];
+    for (std::size_t i = 1; i + 1 < path.size(); ++i) {
+      table += "." + path[i];
+    }
+    return fmt::format("[{}] {}", table, path.back());
+  };
+  if (const toml::table* t = node.as_table()) {
+    for (auto&& [key, child] : *t) {
+      std::vector<std::string> inner = path;
+      inner.emplace_back(key.str());
+      if (inner.back().find('\0') != std::string::npos) {
+        fail_at(source, child, where(), "a key contains a NUL character");
+      }
+      reject_unusable_values(source, child, inner);
+    }
+  } else if (const toml::array* a = node.as_array()) {
+    for (const toml::node& item : *a) {
+      reject_unusable_values(source, item, path);
+    }
+  } else if (const auto d = node.value_exact<double>()) {
+    if (!std::isfinite(*d)) {
+      fail_at(source, node, where(), fmt::format("expected a finite number, got {}", *d));
+    }
+  } else if (const auto str = node.value_exact<std::string>()) {
+    if (str->find('\0') != std::string::npos) {
+      fail_at(source, node, where(), "the string contains a NUL character (\\u0000)");
+    }
+  }
+}
+
+/// What an axis name must be so that HDF5 (a link name), netCDF readers and messages can hold it.
+void check_axis_name(const std::string& source, const toml::node& node, const std::string& name) {
+  const auto bad = [&](std::string_view why) {
+    fail_at(source, node, fmt::format("[params] {}", name), fmt::format("not a usable axis name: {}", why));
+  };
+  if (name.empty()) {
+    bad("it is empty");
+  }
+  if (name.size() > 255) {
+    bad("longer than 255 bytes");
+  }
+  if (name == "." || name == "..") {
+    bad("\".\" and \"..\" are reserved by HDF5");
+  }
+  for (const unsigned char c : name) {
+    if (c == '/') {
+      bad("it contains '/' (HDF5's path separator)");
+    }
+    if (c < 0x20 || c == 0x7f) {
+      bad("it contains a control character");
+    }
+  }
+  if (std::isspace(static_cast<unsigned char>(name.front())) != 0 ||
+      std::isspace(static_cast<unsigned char>(name.back())) != 0) {
+    bad("it starts or ends with white space");
+  }
+  // Well-formed UTF-8 (netCDF and h5py decode names as UTF-8).
+  for (std::size_t i = 0; i < name.size();) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > name.size()) {
+      bad("it is not valid UTF-8");
+    }
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(name[i + k]) >> 6) != 0x2) {
+        bad("it is not valid UTF-8");
+      }
+    }
+    i += len;
+  }
 }
 
 std::optional<Scalar> to_scalar(const toml::node& node) {
@@ -323,7 +405,14 @@ ParamSpace parse_params(const std::string& source, const toml::table& table) {
   });
   std::vector<Axis> axes;
   for (const auto& [key, node] : entries) {
+    check_axis_name(source, *node, std::string(key->str()));
     axes.push_back(parse_axis(source, std::string(key->str()), *node));
+    const Axis& axis = axes.back();
+    if (axis.kind() == Axis::Kind::real &&
+        (!std::isfinite(axis.real_at(0)) || !std::isfinite(axis.real_at(axis.size() - 1)))) {
+      fail_at(source, *node, fmt::format("[params] {}", key->str()),
+              fmt::format("{} reaches a value that is not a finite number", axis.describe()));
+    }
   }
   try {
     return ParamSpace(std::move(axes), combine);
@@ -362,6 +451,7 @@ JobSpec parse_job(std::string_view text, const std::string& source) {
     throw InputError(fmt::format("{}:{}:{}: malformed TOML: {}", source, e.source().begin.line,
                                  e.source().begin.column, e.description()));
   }
+  reject_unusable_values(source, root, {});
   for (auto&& [key, node] : root) {
     if (key.str() != "job" && key.str() != "schedule" && key.str() != "params" && key.str() != "app") {
       fail_at(source, node, fmt::format("[{}]", key.str()), "unknown table; expected [job], [schedule], [params] or [app]");
@@ -402,18 +492,14 @@ JobSpec parse_job(std::string_view text, const std::string& source) {
   return spec;
 }
 
+std::vector<std::filesystem::path> JobSpec::inputs() const {
+  std::vector<std::filesystem::path> out{source};
+  out.insert(out.end(), app_settings.input_paths().begin(), app_settings.input_paths().end());
+  return out;
+}
+
 std::string read_job_text(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw InputError(fmt::format("{}: is a directory, not a job file", path.string()));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw InputError(fmt::format("{}: cannot read the job file ({})", path.string(), std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return read_input_file(path, kMaxJobFileBytes, "job file");
 }
 
 JobSpec load_job(const std::filesystem::path& path) { return parse_job(read_job_text(path), path.string()); }

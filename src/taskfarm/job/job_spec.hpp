@@ -22,6 +22,9 @@ struct ScheduleSpec {
   OrderSpec order;              ///< the sequence tasks are handed out in
 };
 
+/// @brief The largest job file taskfarm reads (explicit value lists included, 16 MiB is generous).
+inline constexpr std::uint64_t kMaxJobFileBytes = std::uint64_t{16} << 20;
+
 /// @brief A parsed, validated job file. Every rank builds the same one from the same text.
 struct JobSpec {
   std::string source;  ///< where the text came from, for messages
@@ -37,6 +40,9 @@ struct JobSpec {
 
   /// @brief 64-bit FNV-1a of `text`, as 16 hex digits: identifies the job in its output file.
   [[nodiscard]] std::string hash() const;
+  /// @brief The files the job reads: the job file and every path its app read from `[app]`
+  /// (Settings::input_path; complete once the kernel was instantiated). No output may be one of them.
+  [[nodiscard]] std::vector<std::filesystem::path> inputs() const;
 };
 
 /// @brief Parses and validates job text; throws InputError "source:line: [table] key: what was expected".

@@ -186,4 +186,136 @@ TaskIndex ParamSpace::task_of(const std::vector<std::uint64_t>& positions) const
   return t;
 }
 
+namespace {
+
+/// One axis's value of one task, in a form both sides of match_tasks compare.
+struct AxisValue {
+  Axis::Kind kind;
+  std::int64_t integer = 0;
+  double real = 0.0;
+  const std::string* text = nullptr;
+
+  static AxisValue of(const ParamSpace& space, std::size_t axis, TaskIndex task) {
+    const Axis& a = space.axes()[axis];
+    AxisValue v{a.kind()};
+    const std::uint64_t i = space.position(axis, task);
+    switch (a.kind()) {
+      case Axis::Kind::integer:
+        v.integer = a.integer_at(i);
+        v.real = static_cast<double>(v.integer);
+        break;
+      case Axis::Kind::real:
+        v.real = a.real_at(i) + 0.0;  // -0 -> +0
+        break;
+      case Axis::Kind::text:
+        v.text = &a.text_at(i);
+        break;
+    }
+    return v;
+  }
+  friend bool operator==(const AxisValue& x, const AxisValue& y) {
+    if ((x.kind == Axis::Kind::text) != (y.kind == Axis::Kind::text)) {
+      return false;
+    }
+    if (x.kind == Axis::Kind::text) {
+      return *x.text == *y.text;
+    }
+    if (x.kind == Axis::Kind::integer && y.kind == Axis::Kind::integer) {
+      return x.integer == y.integer;
+    }
+    return x.real == y.real;
+  }
+  /// Equal values hash equally (an integer hashes as the real it equals).
+  [[nodiscard]] std::uint64_t hash() const {
+    std::uint64_t h = 14695981039346656037ULL;  // FNV-1a, 64-bit
+    const auto mix = [&](const void* p, std::size_t n) {
+      for (std::size_t k = 0; k < n; ++k) {
+        h = (h ^ static_cast<const unsigned char*>(p)[k]) * 1099511628211ULL;
+      }
+    };
+    if (kind == Axis::Kind::text) {
+      mix(text->data(), text->size());
+    } else {
+      mix(&real, sizeof real);
+    }
+    return h;
+  }
+};
+
+std::uint64_t task_hash(const ParamSpace& space, const std::vector<std::size_t>& axes, TaskIndex task) {
+  std::uint64_t h = 0;
+  for (std::size_t a : axes) {
+    h = (h ^ AxisValue::of(space, a, task).hash()) * 0x9E3779B97F4A7C15ULL;  // order-dependent combine
+  }
+  return h;
+}
+
+bool same_axis(const Axis& x, const Axis& y) {
+  if (x.name() != y.name() || x.kind() != y.kind() || x.size() != y.size()) {
+    return false;
+  }
+  for (std::uint64_t i = 0; i < x.size(); ++i) {
+    const bool equal = x.kind() == Axis::Kind::integer ? x.integer_at(i) == y.integer_at(i)
+                       : x.kind() == Axis::Kind::real  ? x.real_at(i) == y.real_at(i)
+                                                       : x.text_at(i) == y.text_at(i);
+    if (!equal) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<TaskIndex> match_tasks(const ParamSpace& before, const ParamSpace& after) {
+  std::vector<TaskIndex> target(before.size(), kNoTask);
+  const auto& xs = before.axes();
+  const auto& ys = after.axes();
+  if (xs.size() != ys.size()) {
+    return target;
+  }
+  if (before.combine() == after.combine() && before.size() == after.size() &&
+      std::equal(xs.begin(), xs.end(), ys.begin(), same_axis)) {
+    for (TaskIndex t = 0; t < target.size(); ++t) {
+      target[t] = t;  // the same space: every task is itself
+    }
+    return target;
+  }
+  // Axes of `before` in the order of `after`'s, by name.
+  std::vector<std::size_t> before_axes;
+  std::vector<std::size_t> after_axes;
+  for (std::size_t a = 0; a < ys.size(); ++a) {
+    const auto found = before.find(ys[a].name());
+    if (!found) {
+      return target;
+    }
+    before_axes.push_back(*found);
+    after_axes.push_back(a);
+  }
+  std::vector<std::pair<std::uint64_t, TaskIndex>> keyed(before.size());
+  for (TaskIndex t = 0; t < before.size(); ++t) {
+    keyed[t] = {task_hash(before, before_axes, t), t};
+  }
+  std::sort(keyed.begin(), keyed.end());
+  for (TaskIndex u = 0; u < after.size(); ++u) {
+    const std::uint64_t h = task_hash(after, after_axes, u);
+    auto it = std::lower_bound(keyed.begin(), keyed.end(), std::pair<std::uint64_t, TaskIndex>{h, 0});
+    for (; it != keyed.end() && it->first == h; ++it) {
+      const TaskIndex t = it->second;
+      if (target[t] != kNoTask) {
+        continue;  // already paired with an earlier task of `after`
+      }
+      bool equal = true;
+      for (std::size_t k = 0; k < after_axes.size() && equal; ++k) {
+        equal = AxisValue::of(before, before_axes[k], t) == AxisValue::of(after, after_axes[k], u);
+      }
+      if (equal) {
+        target[t] = u;
+        break;
+      }
+    }
+  }
+  return target;
+}
+
 }  // namespace taskfarm::job

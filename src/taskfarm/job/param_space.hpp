@@ -104,4 +104,14 @@ class ParamSpace {
   TaskIndex size_ = 0;
 };
 
+/// @brief "No task": the target of a task that has no counterpart.
+inline constexpr TaskIndex kNoTask = ~TaskIndex{0};
+
+/// @brief Parameter identity between two versions of a job: for each task of `before`, the index
+/// of the task of `after` with the same value on every axis (axes matched by name, integers and
+/// reals compared as numbers, -0 equal to 0), or kNoTask. Each task of `after` is the target of at
+/// most one task of `before` (repeated value tuples pair up in index order). When the two have
+/// different sets of axis names, no task matches.
+std::vector<TaskIndex> match_tasks(const ParamSpace& before, const ParamSpace& after);
+
 }  // namespace taskfarm::job

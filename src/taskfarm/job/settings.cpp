@@ -54,6 +54,27 @@ std::string Settings::where(std::string_view key) const {
   return fmt::format("{}: [{}] {}", file_, section_, key);
 }
 
+std::string Settings::input_path(std::string_view key) const {
+  std::string path = text(key);
+  if (path.empty()) {
+    fail(key, "expected a file path, got an empty string");
+  }
+  inputs_.push_back(path);
+  return path;
+}
+
+bool Settings::same_values(const Settings& other) const {
+  if (values_.size() != other.values_.size()) {
+    return false;
+  }
+  for (auto a = values_.begin(), b = other.values_.begin(); a != values_.end(); ++a, ++b) {
+    if (a->first != b->first || a->second.value != b->second.value) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void Settings::fail(std::string_view key, std::string_view message) const {
   throw InputError(fmt::format("{}: {}", where(key), message));
 }

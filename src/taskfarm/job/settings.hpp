@@ -40,6 +40,13 @@ class Settings {
   [[nodiscard]] bool flag(std::string_view key, std::optional<bool> fallback = {}) const;
   /// @brief String value.
   [[nodiscard]] std::string text(std::string_view key, std::optional<std::string> fallback = {}) const;
+  /// @brief A path of a file the app reads (string value): recorded in input_paths(), so that no
+  /// job can write its output over it.
+  [[nodiscard]] std::string input_path(std::string_view key) const;
+  /// @brief Every path input_path() returned, in order.
+  [[nodiscard]] const std::vector<std::string>& input_paths() const noexcept { return inputs_; }
+  /// @brief True when both hold the same keys with the same values (lines and file names aside).
+  [[nodiscard]] bool same_values(const Settings& other) const;
   /// @brief Array of reals (integers accepted).
   [[nodiscard]] std::vector<double> reals(std::string_view key, std::optional<std::vector<double>> fallback = {}) const;
 
@@ -61,6 +68,7 @@ class Settings {
   std::string section_;
   std::map<std::string, SettingValue, std::less<>> values_;
   mutable std::set<std::string, std::less<>> asked_;  // every key an accessor asked for
+  mutable std::vector<std::string> inputs_;          // every path input_path() returned
 };
 
 /// @brief Human-readable rendering of a scalar, for error messages.
