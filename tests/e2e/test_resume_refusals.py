@@ -6,7 +6,7 @@ file, every output it must not touch, and leaves that file byte for byte as it w
   comment counts as a change), or one that does not fit the output's tasks or datasets;
 - a file that is not HDF5, an HDF5 file that is not a taskfarm output, a truncated file, a corrupt
   file, a missing file;
-- a file a running job has open ("is open for writing by a running job").
+- a file a running job has open ("a running job is writing this file").
 
 Most cases run `taskfarm resume` without mpiexec (stderr must be exactly the one line); a subset also
 under `mpiexec -n 3`.
@@ -98,8 +98,14 @@ class ResumeRefusals(common.TempDirTestCase):
         self.assertEqual(farmproc.status(self.out), "complete")
 
     def test_force_spec_with_other_task_count(self):
+        # not a refusal any more: resume is keyed by parameter identity (issue 13), so the 300 tasks
+        # the bigger job shares keep their results and only the new one runs
         self.write("bigger.toml", farmproc.synthetic_job(N_TASKS + 1, mean_ms=0.2, seed=3))
-        self.assert_refused("out.h5", f"{N_TASKS + 1}", f"{N_TASKS}", args=["--force-spec", "bigger.toml"])
+        r = self.resume("out.h5", "--force-spec", "bigger.toml")
+        self.assertEqual(r.code, EXIT_OK, r.describe())
+        self.assertIn(f"kept {N_TASKS} done and 0 failed tasks, 1 of {N_TASKS + 1} tasks to run", r.stderr)
+        self.assertEqual(farmproc.count_done(self.out), N_TASKS + 1)
+        self.assertEqual(list(self.tmp.glob("out.h5.before-resume-*")), [])  # nothing was dropped
 
     def test_force_spec_with_other_app(self):
         self.write("mandel.toml", '[job]\napp = "mandelbrot"\noutput = "out.h5"\n'
@@ -186,7 +192,7 @@ class ResumeRefusals(common.TempDirTestCase):
     def assert_refused_while_running(self, name, launch, mpi=False):
         r = self.resume(name, mpi=mpi)
         self.assertTrue(launch.running(), "the job ended during the check\n" + launch.describe())
-        message = assert_one_error_line(self, r, "is open for writing by a running job", source=name, exact=not mpi)
+        message = assert_one_error_line(self, r, "a running job is writing this file", source=name, exact=not mpi)
         self.assertEqual(r.stdout, "", r.describe())
         return message
 

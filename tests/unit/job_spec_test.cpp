@@ -214,7 +214,26 @@ INSTANTIATE_TEST_SUITE_P(
         BadJob{"huge_row_range", "[job]\napp = \"mandelbrot\"\n[params]\nrow = { range = [0, 1000000000000] }\n",
                "job.toml: [params] row: value 999999999999 is outside [0, height = 480)"},
         BadJob{"row_outside_image", "[job]\napp = \"mandelbrot\"\n[params]\nrow = [0, 480]\n",
-               "job.toml: [params] row: value 480 is outside [0, height = 480)"}),
+               "job.toml: [params] row: value 480 is outside [0, height = 480)"},
+        // values taskfarm cannot store or compare (issue 13)
+        BadJob{"nan_in_axis", kApp + "[params]\nx = [1.0, nan]\n",
+               "job.toml:4: [params] x: expected a finite number, got nan"},
+        BadJob{"inf_in_linspace", kApp + "[params]\nx = { linspace = [0.0, -inf, 3] }\n",
+               "job.toml:4: [params.x] linspace: expected a finite number, got -inf"},
+        BadJob{"logspace_to_infinity", kApp + "[params]\nx = { logspace = [0, 400, 2] }\n",
+               "job.toml:4: [params] x: logspace(0, 400, 2) reaches a value that is not a finite number"},
+        BadJob{"nan_setting", kApp + "[app]\nmean_ms = nan\n",
+               "job.toml:4: [app] mean_ms: expected a finite number, got nan"},
+        BadJob{"nul_in_string", kApp + "[params]\nx = [\"a\\u0000b\"]\n",
+               "job.toml:4: [params] x: the string contains a NUL character (\\u0000)"},
+        BadJob{"slash_in_axis_name", kApp + "[params]\n\"a/b\" = [1]\n",
+               "job.toml:4: [params] a/b: not a usable axis name: it contains '/' (HDF5's path separator)"},
+        BadJob{"dot_axis_name", kApp + "[params]\n\".\" = [1]\n",
+               "job.toml:4: [params] .: not a usable axis name: \".\" and \"..\" are reserved by HDF5"},
+        BadJob{"empty_axis_name", kApp + "[params]\n\"\" = [1]\n",
+               "job.toml:4: [params] : not a usable axis name: it is empty"},
+        BadJob{"padded_axis_name", kApp + "[params]\n\" T\" = [1]\n",
+               "job.toml:4: [params]  T: not a usable axis name: it starts or ends with white space"}),
     [](const ::testing::TestParamInfo<BadJob>& p) { return p.param.name; });
 
 TEST(JobSpecTest, missing_file_is_an_input_error) {
@@ -224,6 +243,44 @@ TEST(JobSpecTest, missing_file_is_an_input_error) {
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()), "/nonexistent/job.toml: cannot read the job file (No such file or directory)");
   }
+}
+
+TEST(ParamIdentityTest, the_same_space_maps_every_task_to_itself) {
+  const ParamSpace a({Axis::linspace("T", 1.0, 2.0, 3), Axis::integer_range("seed", 0, 2)}, Combine::product);
+  EXPECT_EQ(match_tasks(a, a), (std::vector<TaskIndex>{0, 1, 2, 3, 4, 5}));
+}
+
+TEST(ParamIdentityTest, an_edited_sweep_keeps_the_tasks_whose_values_stayed) {
+  // before: T in {1, 2, 3} x seed in {0, 1}: task = 2*iT + seed; after: T in {0.5, 1, 3}, seed {0, 1, 2}
+  const ParamSpace before({Axis::list("T", std::vector<double>{1, 2, 3}), Axis::integer_range("seed", 0, 2)},
+                          Combine::product);
+  const ParamSpace after({Axis::list("T", std::vector<double>{0.5, 1, 3}), Axis::integer_range("seed", 0, 3)},
+                         Combine::product);
+  // (1,0)->(T idx 1, seed 0) = 3, (1,1) -> 4, (2,*) gone, (3,0) -> 6, (3,1) -> 7 (worked out by hand)
+  EXPECT_EQ(match_tasks(before, after), (std::vector<TaskIndex>{3, 4, kNoTask, kNoTask, 6, 7}));
+}
+
+TEST(ParamIdentityTest, axes_match_by_name_and_numbers_by_value) {
+  // the axes swap places and seed becomes a real axis: 1 == 1.0
+  const ParamSpace before({Axis::list("T", std::vector<double>{1.5, 2.5}), Axis::list("seed", std::vector<std::int64_t>{1, 2})},
+                          Combine::product);
+  const ParamSpace after({Axis::list("seed", std::vector<double>{2.0, 1.0}), Axis::list("T", std::vector<double>{2.5, -0.0})},
+                         Combine::product);
+  // before: 0=(1.5,1) 1=(1.5,2) 2=(2.5,1) 3=(2.5,2); after: 0=(seed 2,T 2.5) 1=(2,-0) 2=(1,2.5) 3=(1,-0)
+  EXPECT_EQ(match_tasks(before, after), (std::vector<TaskIndex>{kNoTask, kNoTask, 2, 0}));
+}
+
+TEST(ParamIdentityTest, a_different_set_of_axes_matches_nothing) {
+  const ParamSpace before({Axis::integer_range("seed", 0, 3)}, Combine::product);
+  const ParamSpace after({Axis::integer_range("seed", 0, 3), Axis::list("L", std::vector<std::int64_t>{16})},
+                         Combine::product);
+  EXPECT_EQ(match_tasks(before, after), (std::vector<TaskIndex>{kNoTask, kNoTask, kNoTask}));
+}
+
+TEST(ParamIdentityTest, repeated_tuples_pair_up_in_order_and_text_compares_exactly) {
+  const ParamSpace before({Axis::list("f", std::vector<std::string>{"a", "b", "a"})}, Combine::zip);
+  const ParamSpace after({Axis::list("f", std::vector<std::string>{"a", "A", "a", "a"})}, Combine::zip);
+  EXPECT_EQ(match_tasks(before, after), (std::vector<TaskIndex>{0, kNoTask, 2}));
 }
 
 }  // namespace

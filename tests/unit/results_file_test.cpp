@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,8 +11,12 @@
 #include <random>
 
 #include "taskfarm/core/error.hpp"
+#include "taskfarm/io/carry_over.hpp"
+#include "taskfarm/io/output_lock.hpp"
 #include "taskfarm/io/results_file.hpp"
 #include "taskfarm/io/task_write_buffer.hpp"
+#include "taskfarm/io/task_state_log.hpp"
+#include "taskfarm/job/input_file.hpp"
 
 namespace taskfarm::io {
 namespace {
@@ -168,6 +173,132 @@ TEST_F(ResultsFileTest, write_buffer_writes_in_order_ranges_once_per_window) {
   buffer.flush();
   // One H5Dwrite per column per full window, not one per task.
   EXPECT_EQ(buffer.hdf5_writes(), 5 * ((4096 + rows - 1) / rows));
+}
+
+/// XORs a few bytes in the middle of chunk `index` of `dataset`, found with HDF5's chunk query.
+void damage_chunk(const std::filesystem::path& path, const char* dataset, hsize_t index) {
+  haddr_t address = 0;
+  hsize_t size = 0;
+  {
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ASSERT_GE(file, 0);
+    const hid_t ds = H5Dopen2(file, dataset, H5P_DEFAULT);
+    hsize_t offset[1] = {0};
+    unsigned mask = 0;
+    const hid_t space = H5Dget_space(ds);  // 1.10 wants the dataset's own space here, not H5S_ALL
+    ASSERT_GE(H5Dget_chunk_info(ds, space, index, offset, &mask, &address, &size), 0);
+    H5Sclose(space);
+    H5Dclose(ds);
+    H5Fclose(file);
+  }
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(address + size / 2));
+  const char garbage[3] = {'\x5a', '\x5a', '\x5a'};
+  f.write(garbage, sizeof garbage);
+}
+
+/// A file of `n` tasks, every task done with x = task index.
+void fill_done(ResultsFile& f) {
+  const TaskIndex n = f.n_tasks();
+  std::vector<std::uint32_t> vec(3 * n, 7);
+  std::vector<double> x(n);
+  std::iota(x.begin(), x.end(), 0.0);
+  std::vector<std::uint8_t> done(n, 1);
+  f.write_tasks(0, {0, n}, vec.data());
+  f.write_tasks(1, {0, n}, x.data());
+  f.write_tasks(f.state_column(), {0, n}, done.data());
+  f.write_tasks(f.seconds_column(), {0, n}, x.data());
+}
+
+TEST_F(ResultsFileTest, checksums_turn_flipped_bytes_into_damaged_tasks_never_into_values) {
+  {
+    ResultsFile f = make(100000);  // x: 8 bytes, vec: 12 -> chunks of 65536 rows: two blocks
+    fill_done(f);
+    ASSERT_EQ(f.chunk_rows(), 65536U);
+  }
+  damage_chunk(dir_ / "out.h5", "/results/x", 1);
+  const ResultsFile f = ResultsFile::open(dir_ / "out.h5");
+  EXPECT_TRUE(f.has_checksums());
+  const std::vector<Damage> damage = f.find_damage();
+  ASSERT_EQ(damage.size(), 1U);
+  EXPECT_EQ(damage[0].dataset, "/results/x");
+  EXPECT_EQ(damage[0].tasks, (TaskRange{65536, 100000}));
+  std::vector<double> x(10);
+  EXPECT_THROW(f.read_tasks(1, {70000, 70010}, x.data()), H5Error);  // an error, not a wrong number
+  f.read_tasks(1, {10, 20}, x.data());                                  // the intact block reads
+  EXPECT_EQ(x[0], 10.0);
+}
+
+TEST_F(ResultsFileTest, carry_over_moves_finished_tasks_to_their_new_index_and_skips_damage) {
+  {
+    ResultsFile f = make(100000);
+    fill_done(f);
+    std::vector<std::uint8_t> pending(10, 0);
+    f.write_tasks(f.state_column(), {20, 30}, pending.data());  // tasks 20..29 never finished
+    f.append_failures(std::vector<FailureRow>{{5, 1, 0, "h", "boom"}, {99999, 1, 0, "h", "gone"}});
+  }
+  damage_chunk(dir_ / "out.h5", "/tasks/seconds", 1);
+  const ResultsFile from = ResultsFile::open(dir_ / "out.h5");
+  ResultsFile::CreateOptions o;
+  o.path = dir_ / "new.h5";
+  o.n_tasks = 100001;
+  o.results = {{"vec", ElementType::u32, {3}, "", ""}, {"x", ElementType::f64, {}, "", ""}};
+  ResultsFile to = ResultsFile::create(o);
+  std::vector<TaskIndex> target(100000);
+  for (TaskIndex t = 0; t < target.size(); ++t) {
+    target[t] = t + 1;  // everything moves up one
+  }
+  target[7] = job::kNoTask;  // task 7 is not in the new job
+  const CarryOver moved = carry_over(from, to, target, from.find_damage());
+  EXPECT_EQ(moved.damaged, 100000U - 65536U);
+  EXPECT_EQ(moved.dropped, 1U);
+  EXPECT_EQ(moved.done, 65536U - 10U - 1U);
+  const auto counts = count_states(to);
+  EXPECT_EQ(counts[1], moved.done);
+  std::vector<double> x(4);
+  to.read_tasks(1, {5, 9}, x.data());  // new 5, 6 = old 4, 5; new 8 = old 7 (not carried: 0)
+  EXPECT_EQ(x, (std::vector<double>{4.0, 5.0, 6.0, 0.0}));
+  std::vector<std::uint8_t> state(3);
+  to.read_tasks(to.state_column(), {20, 23}, state.data());  // old 19 done, old 20, 21 pending
+  EXPECT_EQ(state, (std::vector<std::uint8_t>{1, 0, 0}));
+  const auto failures = to.read_failures();
+  ASSERT_EQ(failures.size(), 2U);  // both tasks have a place in the new job
+  EXPECT_EQ(failures[0].task, 6U);
+  EXPECT_EQ(failures[1].task, 100000U);
+}
+
+TEST_F(ResultsFileTest, a_writer_holds_a_lock_that_probes_see_and_notices_its_file_replaced) {
+  ResultsFile f = make(10);
+  EXPECT_EQ(OutputLock::probe(dir_ / "out.h5"), Holder::writer);
+  f.flush();
+  std::filesystem::rename(dir_ / "out.h5", dir_ / "moved.h5");
+  std::ofstream(dir_ / "out.h5") << "another file";
+  EXPECT_THROW(f.flush(), Error);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / ("out.h5.orphaned-" + std::to_string(getpid()))));
+  EXPECT_EQ(OutputLock::probe(dir_ / "out.h5"), Holder::none);
+}
+
+TEST_F(ResultsFileTest, input_files_must_be_regular_and_bounded) {
+  std::ofstream(dir_ / "job.toml") << "0123456789";
+  EXPECT_EQ(job::read_input_file(dir_ / "job.toml", 10, "job file"), "0123456789");
+  const auto message = [&](const std::filesystem::path& p, std::uint64_t max) {
+    try {
+      (void)job::read_input_file(p, max, "job file");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(message(dir_ / "job.toml", 9), (dir_ / "job.toml").string() + ": 10 B is too large for a job file (at most 9 B)");
+  EXPECT_EQ(message("/dev/zero", 1 << 20),
+            "/dev/zero: not a regular file (a FIFO, socket or device); the job file must be a regular file");
+  ASSERT_EQ(mkfifo((dir_ / "fifo").c_str(), 0600), 0);
+  EXPECT_EQ(message(dir_ / "fifo", 1 << 20), (dir_ / "fifo").string() +
+                                                ": not a regular file (a FIFO, socket or device); the job file must be "
+                                                "a regular file");
+  EXPECT_EQ(message(dir_, 1 << 20), dir_.string() + ": is a directory, not a job file");
+  EXPECT_EQ(job::human_bytes(1536.0), "1.5 KiB");
+  EXPECT_EQ(job::human_bytes(3.0 * 1024 * 1024 * 1024 * 1024), "3.0 TiB");
 }
 
 }  // namespace

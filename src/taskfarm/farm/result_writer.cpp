@@ -180,7 +180,7 @@ std::uint64_t ResultWriter::put_run(const PieceView& piece, const job::TaskOrder
 
 void ResultWriter::flush_all() {
   buffer_.flush();
-  file_.flush();  // results on disk before any state says done
+  file_.sync();  // results on disk (fsync'd) before any state says done
   states_.commit(file_);
   file_.append_chunks(chunk_rows_);
   chunk_rows_.clear();

@@ -10,6 +10,7 @@
 #include <bit>
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -628,6 +629,13 @@ void ResultsFile::flush() {
   }
   throw Error(fmt::format("{}: the output file was removed or replaced while this job was writing it; {}",
                           lock_.path().string(), saved));
+}
+
+void ResultsFile::sync() {
+  flush();
+  if (lock_.fd() >= 0 && ::fsync(lock_.fd()) != 0) {  // the inode's pages, whichever descriptor wrote them
+    throw Error(fmt::format("{}: fsync failed: {}", lock_.path().string(), std::strerror(errno)));
+  }
 }
 
 bool ResultsFile::has_checksums() const {

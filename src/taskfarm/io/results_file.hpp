@@ -144,6 +144,10 @@ class ResultsFile {
   /// file, then checks that its path still names it: if the file was removed or replaced under the
   /// job, saves what it holds as `<path>.orphaned-<pid>` and throws Error naming both.
   void flush();
+  /// @brief flush(), then fsync(): what was written survives a node crash or power loss, not only
+  /// the death of this process. A checkpoint syncs results before it marks their tasks done, so
+  /// that no reordering of page writes by the OS can leave a task marked done beside stale results.
+  void sync();
 
  private:
   struct Column {
