@@ -43,7 +43,7 @@ def simulated_makespan(taskfarm, workdir, name, text, ranks):
     return float(re.search(r"makespan\s+([0-9.eE+-]+) s", out).group(1))
 
 
-def run_case(taskfarm, workdir, name, text, ranks, repeat):
+def run_case(taskfarm, workdir, name, text, ranks, repeat, run_args=()):
     job = os.path.join(workdir, name + ".toml")
     out = os.path.join(workdir, name + ".h5")
     with open(job, "w") as f:
@@ -54,7 +54,7 @@ def run_case(taskfarm, workdir, name, text, ranks, repeat):
     for _ in range(repeat):
         t = time.monotonic()
         r = subprocess.run(["mpirun", "-n", str(ranks), taskfarm, "run", job, "-o", out, "--force",
-                            "--progress-seconds", "0"], env=env, capture_output=True, text=True)
+                            "--progress-seconds", "0", *run_args], env=env, capture_output=True, text=True)
         run_s = time.monotonic() - t
         if r.returncode != 0:
             print(f"{name}: exit {r.returncode}\n{r.stderr}", file=sys.stderr)
@@ -81,6 +81,7 @@ def main():
     p.add_argument("--quick", action="store_true", help="small sizes, one repeat (CI smoke)")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--cases", default="tiny,irregular,master")
+    p.add_argument("--run-args", default="", help="extra `taskfarm run` options, e.g. \"--no-fsync\"")
     args = p.parse_args()
     cpus = os.cpu_count() or 1
     repeat = 1 if args.quick else args.repeat
@@ -114,7 +115,8 @@ def main():
     broken = 0
     with tempfile.TemporaryDirectory(prefix="taskfarm_bench_") as tmp:
         for name, text, ranks in cases:
-            m = run_case(args.taskfarm, tmp, name.replace(" ", "_").replace("=", "_"), text, ranks, repeat)
+            m = run_case(args.taskfarm, tmp, name.replace(" ", "_").replace("=", "_"), text, ranks, repeat,
+                         args.run_args.split())
             if m is None or not m["all_done"]:
                 print(f"| {name} | {ranks} | run failed | | | | | | |")
                 broken += 1

@@ -71,6 +71,7 @@ struct RunArgs {
   bool force = false;
   double flush_seconds = 5.0;
   double progress_seconds = 10.0;
+  bool no_fsync = false;
 };
 
 struct ResumeArgs {
@@ -131,6 +132,7 @@ int launch(const std::function<Prepared(int n_ranks)>& prepare, const RunArgs& a
     farm::FarmOptions options;
     options.flush_seconds = args.flush_seconds;
     options.progress_seconds = args.progress_seconds;
+    options.fsync = !args.no_fsync;
     const farm::FarmResult result =
         farm::run_farm(world, spec, *kernel, prepared.file.get(), options, prepared.plan);
     prepared.file.reset();  // closed (and unlocked) before we report
@@ -497,6 +499,8 @@ void add_launch_options(CLI::App& command, RunArgs& args) {
       ->check(finite_in(0.01, 86400.0));
   command.add_option("--progress-seconds", args.progress_seconds, "progress line interval, 0 for none")
       ->check(finite_in(0.0, 86400.0));
+  command.add_flag("--no-fsync", args.no_fsync,
+                   "checkpoints survive a killed job but not a node crash or power loss (saves the fsync)");
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ namespace taskfarm::farm {
 /// @brief Knobs of a run that are not part of the job file.
 struct FarmOptions {
   double flush_seconds = 5.0;      ///< checkpoint interval of the output file
+  bool fsync = true;               ///< fsync results before a checkpoint marks them done (node crashes)
   double progress_seconds = 10.0;  ///< progress line interval on stderr (0: never)
 };
 

@@ -118,7 +118,7 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
       dispatcher_(root_policy(spec, Topology(world.size(), static_cast<int>(spec.schedule.groups))), plan.pending,
                   workers_),
       attempts_(plan.attempts),
-      writer_(file, widths_, order, options.flush_seconds),
+      writer_(file, widths_, order, options.flush_seconds, options.fsync),
       active_workers_(world.size() - 1),
       finished_(static_cast<std::size_t>(world.size()), false) {}
 

@@ -25,12 +25,13 @@ std::vector<std::size_t> buffered_columns(const io::ResultsFile& file) {
 }  // namespace
 
 ResultWriter::ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, const job::TaskOrder& order,
-                           double flush_seconds, std::size_t max_queue_bytes)
+                           double flush_seconds, bool fsync, std::size_t max_queue_bytes)
     : file_(file),
       buffer_(file, buffered_columns(file)),
       field_bytes_(std::move(field_bytes)),
       order_(order),
       flush_seconds_(flush_seconds),
+      fsync_(fsync),
       max_queue_bytes_(max_queue_bytes),
       thread_([this] { loop(); }) {}
 
@@ -180,7 +181,11 @@ std::uint64_t ResultWriter::put_run(const PieceView& piece, const job::TaskOrder
 
 void ResultWriter::flush_all() {
   buffer_.flush();
-  file_.sync();  // results on disk (fsync'd) before any state says done
+  if (fsync_) {
+    file_.sync();  // results on disk, not only in the page cache, before any state says done
+  } else {
+    file_.flush();  // survives the death of the process, not of the node
+  }
   states_.commit(file_);
   file_.append_chunks(chunk_rows_);
   chunk_rows_.clear();

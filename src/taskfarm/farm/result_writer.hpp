@@ -35,7 +35,7 @@ class ResultWriter {
  public:
   /// @param order outlives the writer
   ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, const job::TaskOrder& order,
-               double flush_seconds, std::size_t max_queue_bytes = std::size_t{64} << 20);
+               double flush_seconds, bool fsync = true, std::size_t max_queue_bytes = std::size_t{64} << 20);
   ~ResultWriter();
   ResultWriter(const ResultWriter&) = delete;
   ResultWriter& operator=(const ResultWriter&) = delete;
@@ -63,6 +63,7 @@ class ResultWriter {
   std::vector<std::size_t> field_bytes_;
   const job::TaskOrder& order_;
   double flush_seconds_;
+  bool fsync_;
   std::size_t max_queue_bytes_;
 
   std::mutex mutex_;
