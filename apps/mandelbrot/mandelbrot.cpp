@@ -18,6 +18,9 @@ class Mandelbrot final : public app::Kernel {
     return {{"iterations", ElementType::u32, {width_}, "", "escape iteration count per pixel (max_iter: inside the set)"}};
   }
 
+  // A row's pixels depend on its `row` value and the settings, never on the task index.
+  [[nodiscard]] bool results_follow_parameters() const override { return true; }
+
   void compute(TaskIndex task, const app::TaskOutput& out) override {
     const std::int64_t row = params_.integer(row_axis_, task);
     const auto [x0, x1, y0, y1] = region_;

@@ -270,6 +270,27 @@ TEST(ParamIdentityTest, axes_match_by_name_and_numbers_by_value) {
   EXPECT_EQ(match_tasks(before, after), (std::vector<TaskIndex>{kNoTask, kNoTask, 2, 0}));
 }
 
+TEST(ParamIdentityTest, zero_signs_and_integers_beyond_double_precision) {
+  const ParamSpace before({Axis::list("x", std::vector<double>{0.0, 1.0})}, Combine::zip);
+  const ParamSpace after({Axis::list("x", std::vector<double>{1.0, -0.0})}, Combine::zip);
+  EXPECT_EQ(match_tasks(before, after), (std::vector<TaskIndex>{1, 0}));  // -0 is 0
+  // 2^53 + 1 has no double: as a real it rounds to 2^53, which must not make it equal to 2^53
+  const std::int64_t p53 = std::int64_t{1} << 53;
+  const ParamSpace ints({Axis::list("n", std::vector<std::int64_t>{p53 + 1, p53})}, Combine::zip);
+  const ParamSpace reals({Axis::list("n", std::vector<double>{static_cast<double>(p53)})}, Combine::zip);
+  EXPECT_EQ(match_tasks(ints, reals), (std::vector<TaskIndex>{kNoTask, 0}));
+}
+
+TEST(ParamIdentityTest, many_replicates_pair_up_one_to_one) {
+  // 5000 identical tuples on each side (zip rows as repeats): each pairs with exactly one
+  const ParamSpace before({Axis::list("x", std::vector<std::int64_t>(5000, 7))}, Combine::zip);
+  const ParamSpace after({Axis::list("x", std::vector<std::int64_t>(5001, 7))}, Combine::zip);
+  const std::vector<TaskIndex> target = match_tasks(before, after);
+  for (TaskIndex t = 0; t < 5000; ++t) {
+    ASSERT_EQ(target[t], t);
+  }
+}
+
 TEST(ParamIdentityTest, a_different_set_of_axes_matches_nothing) {
   const ParamSpace before({Axis::integer_range("seed", 0, 3)}, Combine::product);
   const ParamSpace after({Axis::integer_range("seed", 0, 3), Axis::list("L", std::vector<std::int64_t>{16})},

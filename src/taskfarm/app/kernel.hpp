@@ -54,6 +54,10 @@ class Kernel {
   [[nodiscard]] virtual std::vector<Field> schema() const = 0;
   /// @brief Computes task `task` and writes every field into `out` (pre-zeroed).
   virtual void compute(TaskIndex task, const TaskOutput& out) = 0;
+  /// @brief True when a task's results depend on its parameter values (and the `[app]` settings)
+  /// alone, not on its index: then a resume with an edited job may keep a result whose task moved
+  /// to another index. False (the safe default) keeps a result only at its own index.
+  [[nodiscard]] virtual bool results_follow_parameters() const { return false; }
 };
 
 /// @brief What a kernel factory gets: the job's `[app]` settings, its parameter space (which a

@@ -225,13 +225,14 @@ std::unique_ptr<io::ResultsFile> rebuild_output(std::unique_ptr<io::ResultsFile>
                                                 const std::vector<TaskIndex>& target_of,
                                                 const std::vector<io::Damage>& damage, const std::string& why) {
   io::ResultsFile::CreateOptions layout = output_layout(spec, kernel, n_ranks);
-  check_room(path, layout);
+  check_room(path, layout);  // the old and the new file are both on disk until the rename
+  const std::function<bool()> cancelled = layout.cancelled;
   std::string stamp = io::utc_now();
   std::erase(stamp, ':');  // 2026-12-02T035400Z: no colons in file names
   const std::string backup = fmt::format("{}.before-resume-{}", path, stamp);
   std::string summary;
-  io::ResultsFile fresh = create_in_place(path, std::move(layout), [&](io::ResultsFile& f) {
-    const io::CarryOver moved = io::carry_over(*old, f, target_of, damage);
+  io::ResultsFile fresh = create_in_place(path, std::move(layout), Replace::own_file, [&](io::ResultsFile& f) {
+    const io::CarryOver moved = io::carry_over(*old, f, target_of, damage, cancelled);
     for (const char* name : {"created", "history", "resume_count"}) {
       if (const auto v = old->attribute(name)) {
         f.set_attribute(name, *v);
@@ -241,12 +242,17 @@ std::unique_ptr<io::ResultsFile> rebuild_output(std::unique_ptr<io::ResultsFile>
                           moved.failed, spec.params.size() - moved.done - moved.failed, spec.params.size());
     if (moved.damaged > 0) {
       std::string where;
+      std::size_t listed = 0;
       for (const io::Damage& d : damage) {
-        if (!d.tasks.empty()) {
+        if (!d.tasks.empty() && d.dataset.rfind("/params/", 0) != 0 && listed++ < 3) {
           where += fmt::format("{}{} tasks {}-{}", where.empty() ? "" : ", ", d.dataset, d.tasks.begin, d.tasks.end - 1);
         }
       }
-      summary += fmt::format("; {} tasks in damaged blocks ({}) run again", moved.damaged, where);
+      if (listed > 3) {
+        where += fmt::format(" and {} more blocks", listed - 3);
+      }
+      summary += fmt::format("; {} tasks in damaged blocks ({}{}) run again", moved.damaged,
+                             target_of.empty() ? "" : "numbered as in the old file: ", where);
     }
     if (moved.dropped > 0) {
       summary += fmt::format("; {} earlier results are not part of the job any more", moved.dropped);
@@ -313,6 +319,14 @@ int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Reg
             why = "resumed with changed [app] settings, so no earlier result holds";
           } else {
             target_of = job::match_tasks(before.params, spec.params);
+            if (!kernel->results_follow_parameters()) {
+              // Its results may depend on the index, even on the task count: keep a result only
+              // where the task kept both its index and its values, in a job of the same size.
+              const bool same_size = before.params.size() == spec.params.size();
+              for (TaskIndex t = 0; t < target_of.size(); ++t) {
+                target_of[t] = same_size && target_of[t] == t ? t : job::kNoTask;
+              }
+            }
             bool same = before.params.size() == spec.params.size();
             for (TaskIndex t = 0; same && t < target_of.size(); ++t) {
               same = target_of[t] == t;
@@ -333,12 +347,12 @@ int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Reg
         if (!damage.empty() && why.empty()) {
           why = fmt::format("damaged file ({} blocks failed their checksums)", damage.size());
         }
-        if (!why.empty()) {
-          if (target_of.empty()) {
-            target_of.resize(p.file->n_tasks());
-            std::iota(target_of.begin(), target_of.end(), TaskIndex{0});
-          }
-          p.file = rebuild_output(std::move(p.file), resume.output, spec, *kernel, n_ranks, target_of, damage, why);
+        if (!why.empty()) {  // (an empty target_of: every task stays where it is)
+          // A symlinked output (e.g. to scratch) is rebuilt and backed up where it lives.
+          std::error_code ec;
+          const std::filesystem::path real = std::filesystem::canonical(resume.output, ec);
+          const std::string where = ec ? resume.output : real.string();
+          p.file = rebuild_output(std::move(p.file), where, spec, *kernel, n_ranks, target_of, damage, why);
         }
         io::ResultsFile& file = *p.file;
 
@@ -399,8 +413,13 @@ int validate_command(const std::string& path, const app::Registry& registry) {
                f.unit.empty() ? "" : " [" + f.unit + "]");
   }
   const io::ResultsFile::CreateOptions layout = output_layout(spec, *kernel, 1);
-  fmt::print("  output   about {}\n", job::human_bytes(io::ResultsFile::estimate_bytes(layout)));
-  check_room(spec.output, layout);  // what `run` would refuse, said now
+  std::string room;
+  try {
+    check_room(spec.output, layout);  // what `run` would refuse, said now (but not refused here:
+  } catch (const InputError& e) {     // the output may go elsewhere, or exist and be resumed)
+    room = fmt::format("; `run` here would refuse it: {}", e.what());
+  }
+  fmt::print("  output   about {}{}\n", job::human_bytes(io::ResultsFile::estimate_bytes(layout)), room);
   return 0;
 }
 
@@ -413,7 +432,7 @@ int verify_command(const std::string& path) {
                file.attribute("taskfarm_format") ? std::visit([](const auto& v) { return fmt::format("{}", v); },
                                                               *file.attribute("taskfarm_format"))
                                                  : std::string("?"));
-    return static_cast<int>(ExitCode::tasks_failed);
+    return static_cast<int>(ExitCode::tasks_failed);  // not "intact": nothing could be checked
   }
   const std::vector<io::Damage> damage = file.find_damage();
   if (damage.empty()) {
@@ -440,9 +459,15 @@ int verify_command(const std::string& path) {
     n += r.end > b ? r.end - b : 0;
     covered = std::max(covered, r.end);
   }
-  fmt::print("{}: {} damaged tasks; `taskfarm resume {}` computes them again (it keeps the damaged file beside "
-             "it)\n",
-             path, n, path);
+  if (n == 0) {
+    fmt::print("{}: no task's results are damaged, but the parts above are; `taskfarm resume {}` rewrites them "
+               "(it keeps the damaged file beside it)\n",
+               path, path);
+  } else {
+    fmt::print("{}: {} damaged tasks; `taskfarm resume {}` computes them again (it keeps the damaged file beside "
+               "it)\n",
+               path, n, path);
+  }
   return static_cast<int>(ExitCode::tasks_failed);
 }
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>  // renameat2 (glibc 2.28+, _GNU_SOURCE)
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -150,7 +151,7 @@ void check_room(const fs::path& path, const io::ResultsFile::CreateOptions& layo
   }
 }
 
-io::ResultsFile create_in_place(const fs::path& path, io::ResultsFile::CreateOptions layout,
+io::ResultsFile create_in_place(const fs::path& path, io::ResultsFile::CreateOptions layout, Replace replace,
                                 const std::function<void(io::ResultsFile&)>& fill) {
   remove_stale_temporaries(path);
   const fs::path temporary =
@@ -180,7 +181,32 @@ io::ResultsFile create_in_place(const fs::path& path, io::ResultsFile::CreateOpt
       fill(file);
       file.flush();
     }
-    fs::rename(temporary, path);  // atomic: the old file (replaced with --force only) or the new one
+    // The checks of check_output_path() ran before /params were written (minutes, for 10^8 tasks):
+    // what they judged is judged again at the rename, so a job started meanwhile is never replaced.
+    if (replace == Replace::nothing) {
+      int status = ::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+      if (status != 0 && errno == EINVAL) {  // a file system without it: link() refuses an existing name too
+        status = ::link(temporary.c_str(), path.c_str());
+        if (status == 0) {
+          ::unlink(temporary.c_str());
+        }
+      }
+      if (status != 0) {
+        if (errno == EEXIST) {
+          throw InputError(fmt::format("{}: a file of that name appeared while this job created its output "
+                                       "(another job?); it is left as it is",
+                                       path.string()));
+        }
+        throw InputError(fmt::format("{}: cannot create the output file: {}", path.string(), std::strerror(errno)));
+      }
+    } else {
+      if (replace == Replace::unless_running && io::OutputLock::probe(path) == io::Holder::writer) {
+        throw InputError(fmt::format("{}: a running job started writing this file while this job created its "
+                                     "output; --force never replaces a running job's output",
+                                     path.string()));
+      }
+      fs::rename(temporary, path);  // atomic: the old file or the new one, never neither
+    }
     file.moved_to(path);
     cleanup.keep = true;
     return file;
@@ -195,7 +221,7 @@ io::ResultsFile create_output(const fs::path& path, bool force, const job::JobSp
                               int n_ranks) {
   io::ResultsFile::CreateOptions layout = output_layout(spec, kernel, n_ranks);
   check_output_path(path, force, spec, layout);
-  return create_in_place(path, std::move(layout));
+  return create_in_place(path, std::move(layout), force ? Replace::unless_running : Replace::nothing);
 }
 
 }  // namespace taskfarm::cli

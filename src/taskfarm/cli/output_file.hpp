@@ -24,12 +24,19 @@ void check_output_path(const std::filesystem::path& path, bool force, const job:
 /// @brief Refuses (InputError) when the file system of `path` has no room for `layout`.
 void check_room(const std::filesystem::path& path, const io::ResultsFile::CreateOptions& layout);
 
+/// @brief What create_in_place() may find at its path when it renames the new file into place.
+enum class Replace {
+  nothing,        ///< there must be no file (checked atomically: renameat2 RENAME_NOREPLACE)
+  unless_running, ///< `run --force`: a file, unless a running job writes it (checked again just before)
+  own_file,       ///< a resume's rebuild: the file this process holds open and locked
+};
+
 /// @brief Creates `layout` under a temporary name beside `path`, lets `fill` write into it, and
 /// renames it into place when it is complete, so that there is never a half-made output at `path`.
 /// A creation that fails or is stopped (`layout.cancelled`) removes its temporary file; temporary
 /// files that an earlier process on this host left behind (kill -9) are removed first.
 io::ResultsFile create_in_place(const std::filesystem::path& path, io::ResultsFile::CreateOptions layout,
-                                const std::function<void(io::ResultsFile&)>& fill = {});
+                                Replace replace, const std::function<void(io::ResultsFile&)>& fill = {});
 
 /// @brief True when both paths name the same existing file (links and symlinks followed).
 bool same_file(const std::filesystem::path& a, const std::filesystem::path& b);

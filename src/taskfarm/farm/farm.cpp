@@ -28,6 +28,7 @@ class OrderedKernel final : public app::Kernel {
   OrderedKernel(app::Kernel& inner, const job::TaskOrder& order) : inner_(inner), order_(order) {}
   [[nodiscard]] std::vector<app::Field> schema() const override { return inner_.schema(); }
   void compute(TaskIndex position, const app::TaskOutput& out) override { inner_.compute(order_.task(position), out); }
+  [[nodiscard]] bool results_follow_parameters() const override { return inner_.results_follow_parameters(); }
 
  private:
   app::Kernel& inner_;
@@ -110,6 +111,9 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
                       static_cast<std::uint64_t>(v[1]), v[2], v[3], v[4]});
     }
     file->write_ranks(rows);
+    if (options.fsync) {
+      file->sync();  // the last task states on disk before a status can vouch for them
+    }
     const auto counts = io::count_states(*file);  // the whole file: earlier runs of a resumed job too
     result.pending = counts[0];
     result.done = counts[1];
@@ -122,7 +126,11 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
     file->set_attribute("n_failed", static_cast<std::int64_t>(result.failed));
     file->set_attribute("wall_seconds", result.wall_seconds);
     file->set_attribute("master_cpu_seconds", result.master_cpu_seconds);
-    file->flush();
+    if (options.fsync) {
+      file->sync();  // "complete" on disk only with everything it vouches for
+    } else {
+      file->flush();
+    }
   }
   std::array<std::uint64_t, 4> counts{result.done, result.failed, result.pending, result.stopped_by_signal ? 1U : 0U};
   boost::mpi::broadcast(world, counts.data(), 4, 0);

@@ -1,20 +1,32 @@
 #include "taskfarm/io/carry_over.hpp"
 
 #include <algorithm>
-#include <numeric>
+#include <cstring>
 
-#include "taskfarm/io/task_write_buffer.hpp"
 #include "taskfarm/job/param_space.hpp"
 
 namespace taskfarm::io {
 
+namespace {
+
+/// The task a target receives, in target order: inverse of target_of (kNoTask: nothing comes).
+std::vector<TaskIndex> sources_of(std::span<const TaskIndex> target_of, TaskIndex n_targets) {
+  std::vector<TaskIndex> source(n_targets, job::kNoTask);
+  for (TaskIndex t = 0; t < target_of.size(); ++t) {
+    if (target_of[t] != job::kNoTask && target_of[t] < n_targets) {
+      source[target_of[t]] = t;
+    }
+  }
+  return source;
+}
+
+}  // namespace
+
 CarryOver carry_over(const ResultsFile& from, ResultsFile& to, std::span<const TaskIndex> target_of,
-                     std::span<const Damage> damage) {
+                     std::span<const Damage> damage, const std::function<bool()>& cancelled) {
   CarryOver out;
-  const std::size_t nc = from.column_count();
-  std::vector<std::size_t> all(nc);
-  std::iota(all.begin(), all.end(), std::size_t{0});
-  TaskWriteBuffer buffer(to, all);
+  const bool identity = target_of.empty();
+  const auto target = [&](TaskIndex t) { return identity ? t : target_of[t]; };
 
   std::vector<TaskRange> bad;  // damaged tasks of per-task columns (the /params are regenerated)
   bool failures_damaged = false;
@@ -28,69 +40,106 @@ CarryOver carry_over(const ResultsFile& from, ResultsFile& to, std::span<const T
       bad.push_back(d.tasks);
     }
   }
-  const auto is_bad = [&](TaskRange r) {
-    return std::any_of(bad.begin(), bad.end(), [&](TaskRange b) { return !b.intersect(r).empty(); });
-  };
 
+  // Which old tasks move: finished, outside every damaged block, with a place in the new job.
+  const TaskIndex n = from.n_tasks();
+  std::vector<std::uint8_t> state(n);
+  std::vector<std::uint8_t> moves(n, 0);
   const TaskIndex rows = from.chunk_rows();
-  std::vector<std::vector<std::byte>> block(nc);
-  std::vector<const std::byte*> run(nc);
-  for (TaskIndex b = 0; b < from.n_tasks(); b += rows) {
-    const TaskRange r{b, std::min(from.n_tasks(), b + rows)};
-    if (is_bad(r)) {
+  for (TaskIndex b = 0; b < n; b += rows) {
+    const TaskRange r{b, std::min(n, b + rows)};
+    if (std::any_of(bad.begin(), bad.end(), [&](TaskRange d) { return !d.intersect(r).empty(); })) {
       out.damaged += r.size();
       continue;
     }
-    for (std::size_t c = 0; c < nc; ++c) {
-      block[c].resize(r.size() * from.column_bytes(c));
-      from.read_tasks(c, r, block[c].data());
-    }
-    const auto* state = reinterpret_cast<const std::uint8_t*>(block[from.state_column()].data());
-    // Runs of finished tasks whose targets are consecutive: one put() each.
-    for (TaskIndex k = 0; k < r.size();) {
-      const auto s = static_cast<TaskState>(state[k]);
-      if (s == TaskState::pending) {
-        ++k;
+    from.read_tasks(from.state_column(), r, state.data() + b);
+    for (TaskIndex t = r.begin; t < r.end; ++t) {
+      if (static_cast<TaskState>(state[t]) == TaskState::pending) {
         continue;
       }
-      const TaskIndex t0 = target_of[r.begin + k];
-      if (t0 == job::kNoTask) {
+      if (target(t) == job::kNoTask || target(t) >= to.n_tasks()) {
         ++out.dropped;
-        ++k;
         continue;
       }
-      TaskIndex e = k + 1;
-      while (e < r.size() && static_cast<TaskState>(state[e]) != TaskState::pending &&
-             target_of[r.begin + e] == t0 + (e - k)) {
-        ++e;
-      }
-      for (std::size_t c = 0; c < nc; ++c) {
-        run[c] = block[c].data() + k * from.column_bytes(c);
-      }
-      buffer.put({t0, t0 + (e - k)}, run);
-      for (TaskIndex j = k; j < e; ++j) {
-        (static_cast<TaskState>(state[j]) == TaskState::done ? out.done : out.failed) += 1;
-      }
-      k = e;
+      moves[t] = 1;
+      (static_cast<TaskState>(state[t]) == TaskState::done ? out.done : out.failed) += 1;
     }
   }
-  buffer.flush();
+
+  // Column by column: the old column in memory (what makes a scattered mapping cheap: every HDF5
+  // chunk of the new file is written once, whole), the new one written window by window.
+  const std::vector<TaskIndex> source = identity ? std::vector<TaskIndex>{} : sources_of(target_of, to.n_tasks());
+  const TaskIndex window = to.chunk_rows();
+  std::vector<std::byte> old_column;
+  std::vector<std::byte> block;
+  const auto any_moves = [&](TaskRange r) {
+    return std::any_of(moves.begin() + static_cast<std::ptrdiff_t>(r.begin),
+                       moves.begin() + static_cast<std::ptrdiff_t>(r.end), [](std::uint8_t m) { return m != 0; });
+  };
+  for (std::size_t c = 0; c < from.column_count(); ++c) {
+    const std::size_t w = from.column_bytes(c);
+    std::vector<std::byte> fill(w, std::byte{0});
+    if (c == to.rank_column()) {  // /tasks/rank says -1 for "not computed"
+      const std::int32_t none = -1;
+      std::memcpy(fill.data(), &none, sizeof none);
+    }
+    if (identity) {  // same job, same chunking: window by window, nothing held beyond one chunk
+      block.resize(rows * w);
+      for (TaskIndex b = 0; b < n; b += rows) {
+        const TaskRange r{b, std::min(n, b + rows)};
+        if (cancelled && cancelled()) {
+          throw Interrupted("stopped by a signal while carrying results into the new output");
+        }
+        if (!any_moves(r)) {
+          continue;
+        }
+        from.read_tasks(c, r, block.data());
+        for (TaskIndex t = r.begin; t < r.end; ++t) {
+          if (moves[t] == 0) {
+            std::memcpy(block.data() + (t - b) * w, fill.data(), w);
+          }
+        }
+        to.write_tasks(c, r, block.data());
+      }
+      continue;
+    }
+    old_column.assign(n * w, std::byte{0});
+    for (TaskIndex b = 0; b < n; b += rows) {
+      const TaskRange r{b, std::min(n, b + rows)};
+      if (any_moves(r)) {
+        from.read_tasks(c, r, old_column.data() + b * w);
+      }
+    }
+    block.resize(window * w);
+    for (TaskIndex b = 0; b < to.n_tasks(); b += window) {
+      if (cancelled && cancelled()) {
+        throw Interrupted("stopped by a signal while carrying results into the new output");
+      }
+      const TaskRange r{b, std::min(to.n_tasks(), b + window)};
+      bool any = false;
+      for (TaskIndex u = r.begin; u < r.end; ++u) {
+        const TaskIndex t = identity ? u : source[u];
+        const bool carried = t != job::kNoTask && t < n && moves[t] != 0;
+        std::memcpy(block.data() + (u - b) * w, carried ? old_column.data() + t * w : fill.data(), w);
+        any = any || carried;
+      }
+      if (any) {
+        to.write_tasks(c, r, block.data());
+      }
+    }
+  }
 
   if (failures_damaged) {
     out.failures_table_lost = true;
   } else {
     std::vector<FailureRow> rows_out;
     for (FailureRow row : from.read_failures()) {
-      if (row.task < target_of.size() && target_of[row.task] != job::kNoTask) {
-        row.task = target_of[row.task];
+      if (row.task < n && target(row.task) != job::kNoTask && target(row.task) < to.n_tasks()) {
+        row.task = target(row.task);
         rows_out.push_back(std::move(row));
       }
     }
     to.append_failures(rows_out);
-  }
-  bool identity = from.n_tasks() == to.n_tasks();
-  for (TaskIndex t = 0; identity && t < target_of.size(); ++t) {
-    identity = target_of[t] == t;
   }
   if (identity && !chunks_damaged) {
     to.append_chunks(from.read_chunks());

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 
 #include "taskfarm/io/results_file.hpp"
@@ -19,10 +20,13 @@ struct CarryOver {
 
 /// @brief Copies the finished tasks of `from` into `to` (a new output of the same kernel schema,
 /// every task pending): task t of `from` becomes task target_of[t] of `to` (job::kNoTask: not
-/// carried), with its results, state, rank and seconds, and its /failures rows. Pending tasks and
-/// tasks in `damage` ranges of a per-task column are not carried, so they run again. /chunks rows
-/// are copied when the mapping is the identity (they speak positions of the same job).
+/// carried; an empty target_of: every task stays where it is), with its results, state, rank and
+/// seconds, and its /failures rows. Pending tasks and tasks in `damage` ranges of a per-task column
+/// are not carried, so they run again. /chunks rows are copied for the identity (they speak
+/// positions of the same job). Holds one old column in memory at a time (n_tasks x its width), so
+/// that any mapping costs one sequential read and one sequential write per column; `cancelled` is
+/// polled between HDF5 chunks (Interrupted).
 CarryOver carry_over(const ResultsFile& from, ResultsFile& to, std::span<const TaskIndex> target_of,
-                     std::span<const Damage> damage);
+                     std::span<const Damage> damage, const std::function<bool()>& cancelled = {});
 
 }  // namespace taskfarm::io

@@ -34,16 +34,22 @@ OutputLock::OutputLock(const std::filesystem::path& path) : path_(path) {
     inode_ = st.st_ino;
   }
   struct flock lock = whole_file(F_WRLCK);
-  (void)::fcntl(fd_, F_OFD_SETLK, &lock);  // best effort, see the class comment
+  // Best effort where byte-range locks are missing (ENOLCK, EINVAL); a held lock is a second writer.
+  conflicted_ = ::fcntl(fd_, F_OFD_SETLK, &lock) != 0 && (errno == EAGAIN || errno == EACCES);
 }
 
 OutputLock::OutputLock(OutputLock&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), device_(other.device_), inode_(other.inode_), path_(std::move(other.path_)) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      conflicted_(other.conflicted_),
+      device_(other.device_),
+      inode_(other.inode_),
+      path_(std::move(other.path_)) {}
 
 OutputLock& OutputLock::operator=(OutputLock&& other) noexcept {
   if (this != &other) {
     reset();
     fd_ = std::exchange(other.fd_, -1);
+    conflicted_ = other.conflicted_;
     device_ = other.device_;
     inode_ = other.inode_;
     path_ = std::move(other.path_);

@@ -41,6 +41,8 @@ class OutputLock {
   [[nodiscard]] bool still_at_path() const;
   /// @brief The descriptor of the locked file (e.g. to copy it out when it was unlinked).
   [[nodiscard]] int fd() const noexcept { return fd_; }
+  /// @brief True when another process held the write lock already: a second writer.
+  [[nodiscard]] bool conflicted() const noexcept { return conflicted_; }
 
   /// @brief Who holds the file at `path` open, by probing both locks without taking them.
   static Holder probe(const std::filesystem::path& path);
@@ -48,6 +50,7 @@ class OutputLock {
  private:
   void reset() noexcept;
   int fd_ = -1;
+  bool conflicted_ = false;
   dev_t device_ = 0;
   ino_t inode_ = 0;
   std::filesystem::path path_;

@@ -295,8 +295,10 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
   ResultsFile rf;
   rf.n_tasks_ = options.n_tasks;
   const unsigned flags = options.overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL;
-  // The 1.8 file format: checksummed superblock and object headers (the earliest format has no
-  // metadata checksums), attributes of any size (the job text), and every HDF5 since 1.8 reads it.
+  // The 1.8 file format: checksummed superblock and object headers (the earliest format has none),
+  // attributes of any size (the job text); every HDF5 since 1.8 reads it. Not the 1.10 format,
+  // although its chunk indexes carry checksums too: its superblock records "open for writing", and
+  // after a kill -9 no HDF5 program opens the file again until `h5clear -s` -- resume included.
   PropListHandle fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
   check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18), "H5Pset_libver_bounds");
   rf.file_ = FileHandle(check_id(H5Fcreate(options.path.c_str(), flags, H5P_DEFAULT, fapl.get()),
@@ -406,6 +408,11 @@ ResultsFile ResultsFile::open(const std::filesystem::path& path, bool writable) 
   rf.file_ = FileHandle(id);
   if (writable) {
     rf.lock_ = OutputLock(path);
+    if (rf.lock_.conflicted()) {  // a writer that turned HDF5's locking off got here between probe and open
+      throw InputError(fmt::format("{}: a running job is writing this file (it holds the file's write lock); "
+                                   "wait for that job to end or stop it first",
+                                   path.string()));
+    }
   }
   if (H5Aexists(id, "taskfarm_format") <= 0) {
     throw InputError(fmt::format("{}: an HDF5 file, but not a taskfarm output (no taskfarm_format attribute)",

@@ -78,7 +78,7 @@ std::string utc_now();
 /// @brief The job's one HDF5 output file (layout in DESIGN.md). Not thread-safe: one thread at a time.
 class ResultsFile {
  public:
-  /// 2: Fletcher32 checksums on every dataset and HDF5 1.8 object headers (checksummed metadata).
+  /// 2: Fletcher32 checksums on every dataset; the HDF5 1.8 format (checksummed object headers).
   static constexpr std::int64_t kFormatVersion = 2;
 
   struct CreateOptions {

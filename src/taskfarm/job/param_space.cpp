@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -223,6 +224,11 @@ struct AxisValue {
     if (x.kind == Axis::Kind::integer && y.kind == Axis::Kind::integer) {
       return x.integer == y.integer;
     }
+    if (x.kind != y.kind) {  // an integer equals a real only if the real is exactly that integer
+      const std::int64_t i = x.kind == Axis::Kind::integer ? x.integer : y.integer;
+      const double r = x.kind == Axis::Kind::integer ? y.real : x.real;
+      return r >= -0x1p63 && r < 0x1p63 && static_cast<double>(i) == r && static_cast<std::int64_t>(r) == i;
+    }
     return x.real == y.real;
   }
   /// Equal values hash equally (an integer hashes as the real it equals).
@@ -297,10 +303,18 @@ std::vector<TaskIndex> match_tasks(const ParamSpace& before, const ParamSpace& a
     keyed[t] = {task_hash(before, before_axes, t), t};
   }
   std::sort(keyed.begin(), keyed.end());
+  // Per run of equal hashes, where its unpaired tasks start: replicated value tuples (zip rows used
+  // as repeats) pair up in O(1) each instead of rescanning the run.
+  std::unordered_map<std::size_t, std::size_t> first_unpaired;
   for (TaskIndex u = 0; u < after.size(); ++u) {
     const std::uint64_t h = task_hash(after, after_axes, u);
-    auto it = std::lower_bound(keyed.begin(), keyed.end(), std::pair<std::uint64_t, TaskIndex>{h, 0});
-    for (; it != keyed.end() && it->first == h; ++it) {
+    const auto run = std::lower_bound(keyed.begin(), keyed.end(), std::pair<std::uint64_t, TaskIndex>{h, 0});
+    const auto run_at = static_cast<std::size_t>(run - keyed.begin());
+    std::size_t& skip = first_unpaired.try_emplace(run_at, run_at).first->second;
+    while (skip < keyed.size() && keyed[skip].first == h && target[keyed[skip].second] != kNoTask) {
+      ++skip;
+    }
+    for (auto it = keyed.begin() + static_cast<std::ptrdiff_t>(skip); it != keyed.end() && it->first == h; ++it) {
       const TaskIndex t = it->second;
       if (target[t] != kNoTask) {
         continue;  // already paired with an earlier task of `after`
