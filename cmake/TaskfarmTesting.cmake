@@ -23,7 +23,7 @@ function(taskfarm_add_mpi_test NAME)
   endif()
   add_executable(${NAME} ${ARG_FILES})
   target_link_libraries(${NAME} PRIVATE taskfarm::taskfarm taskfarm_apps taskfarm_mpi_gtest_main taskfarm_warnings
-                                        ${ARG_LIBRARIES})
+                                        Boost::mpi Boost::serialization MPI::MPI_CXX ${ARG_LIBRARIES})
   target_compile_definitions(${NAME} PRIVATE TASKFARM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   foreach(n IN LISTS ARG_RANKS)
     set(dir ${CMAKE_CURRENT_BINARY_DIR}/${NAME}.np${n})

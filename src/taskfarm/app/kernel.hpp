@@ -66,6 +66,8 @@ struct KernelContext {
   const job::Settings& settings;
   job::ParamSpace& params;
   int rank = 0;
+  int threads = 1;  ///< threads one task may use ([job] threads_per_task; OMP_NUM_THREADS is set to it)
+  std::string source;  ///< the job file, for messages
 };
 
 /// @brief Builds a kernel, validating the settings (job::Settings::fail for bad values).

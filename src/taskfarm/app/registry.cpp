@@ -1,5 +1,8 @@
 #include "taskfarm/app/registry.hpp"
 
+#include <cstdlib>
+#include <string>
+
 #include <fmt/format.h>
 
 #include "taskfarm/core/error.hpp"
@@ -28,7 +31,18 @@ std::unique_ptr<Kernel> Registry::instantiate(job::JobSpec& spec, int rank) cons
     throw InputError(
         fmt::format("{}: [job] app: unknown app \"{}\"; expected one of: {}", spec.source, spec.app, names()));
   }
-  KernelContext context{spec.app_settings, spec.params, rank};
+  // Threads per task: the job's word, else an OMP_NUM_THREADS the user set, else 1 (ranks x threads
+  // must fit the cores; the OpenMP runtime reads the variable when the kernel first starts a team).
+  int threads = static_cast<int>(spec.threads_per_task);
+  if (threads > 0) {
+    ::setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
+  } else if (const char* env = std::getenv("OMP_NUM_THREADS"); env != nullptr && std::atoi(env) > 0) {
+    threads = std::atoi(env);
+  } else {
+    threads = 1;
+    ::setenv("OMP_NUM_THREADS", "1", 1);
+  }
+  KernelContext context{spec.app_settings, spec.params, rank, threads, spec.source};
   std::unique_ptr<Kernel> kernel = info->make(context);
   spec.app_settings.reject_unknown();
   if (spec.params.empty()) {

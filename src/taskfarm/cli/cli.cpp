@@ -10,18 +10,13 @@
 #include <sstream>
 
 #include <CLI/CLI.hpp>
-#include <boost/mpi/collectives.hpp>
-#include <boost/mpi/communicator.hpp>
-#include <boost/mpi/environment.hpp>
-#include <boost/serialization/string.hpp>
 #include <fmt/format.h>
 
 #include "taskfarm/cli/number_option.hpp"
 #include "taskfarm/cli/output_file.hpp"
 #include "taskfarm/cli/simulate_command.hpp"
 #include "taskfarm/core/error.hpp"
-#include "taskfarm/farm/farm.hpp"
-#include "taskfarm/farm/stop_signal.hpp"
+#include "taskfarm/farm/launch.hpp"
 #include "taskfarm/io/carry_over.hpp"
 #include "taskfarm/io/results_file.hpp"
 #include "taskfarm/io/task_state_log.hpp"
@@ -31,39 +26,6 @@
 namespace taskfarm::cli {
 
 namespace {
-
-/// The launcher's rank for this process before MPI is initialised (0 when not launched by MPI):
-/// lets a command-line error be printed once, not once per rank.
-int launcher_rank() {
-  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}) {
-    if (const char* v = std::getenv(var)) {
-      return std::atoi(v);
-    }
-  }
-  return -1;
-}
-
-/// Reports a command-line error once and exits every rank with `code`. Under an MPI launcher the
-/// ranks meet in a barrier after rank 0 has printed: were the other ranks to exit at once, mpirun
-/// could kill rank 0 before its line reached the terminal.
-int fail_command_line(const std::string& message, int code) {
-  const int rank = launcher_rank();
-  if (rank <= 0) {
-    fmt::print(stderr, "taskfarm: error: {}\n", message);
-    std::fflush(stderr);
-  }
-  if (rank >= 0) {
-    boost::mpi::environment env;
-    boost::mpi::communicator().barrier();
-  }
-  return code;
-}
-
-void print_error(const std::string& message) {
-  fmt::print(stderr, "taskfarm: error: {}\n", message);
-  std::fflush(stderr);
-}
-
 
 struct RunArgs {
   std::string job;
@@ -81,79 +43,13 @@ struct ResumeArgs {
   bool retry_failed = false;
 };
 
-/// What rank 0 prepares before anyone computes: the job text every rank parses, the open output,
-/// and the tasks to run.
-struct Prepared {
-  std::string text;
-  std::string source;
-  std::string output;
-  std::unique_ptr<io::ResultsFile> file;
-  farm::FarmPlan plan;
-};
-
-/// Runs a job on every rank: `prepare` runs on rank 0 alone and is where every input error is
-/// found (one line, exit code 2, before any rank computes).
-int launch(const std::function<Prepared(int n_ranks)>& prepare, const RunArgs& args, const app::Registry& registry) {
-  boost::mpi::environment env(boost::mpi::threading::funneled);
-  const boost::mpi::communicator world;
-  const std::string host = boost::mpi::environment::processor_name();
-
-  farm::install_stop_handlers();  // before preparing: a stop while creating the output must be heard
-  int code = 0;
-  std::string error;
-  Prepared prepared;
-  if (world.rank() == 0) {
-    try {
-      prepared = prepare(world.size());
-    } catch (const Interrupted& e) {
-      error = fmt::format("{}; nothing was written", e.what());
-      code = static_cast<int>(ExitCode::interrupted);
-    } catch (const InputError& e) {
-      error = e.what();
-      code = static_cast<int>(ExitCode::bad_input);
-    } catch (const std::exception& e) {
-      error = e.what();
-      code = static_cast<int>(ExitCode::internal);
-    }
-  }
-  boost::mpi::broadcast(world, code, 0);
-  if (code != 0) {
-    if (world.rank() == 0) {
-      print_error(error);
-    }
-    return code;
-  }
-  boost::mpi::broadcast(world, prepared.text, 0);
-  boost::mpi::broadcast(world, prepared.source, 0);
-
-  try {
-    job::JobSpec spec = job::parse_job(prepared.text, prepared.source);
-    auto kernel = registry.instantiate(spec, world.rank());
-    farm::FarmOptions options;
-    options.flush_seconds = args.flush_seconds;
-    options.progress_seconds = args.progress_seconds;
-    options.fsync = !args.no_fsync;
-    const farm::FarmResult result =
-        farm::run_farm(world, spec, *kernel, prepared.file.get(), options, prepared.plan);
-    prepared.file.reset();  // closed (and unlocked) before we report
-    if (world.rank() == 0) {
-      fmt::print(stderr, "taskfarm: {}: {} tasks done, {} failed, {} pending; {:.2f} s on {} ranks\n", prepared.output,
-                 result.done, result.failed, result.pending, result.wall_seconds, world.size());
-      if (result.exit_code() == ExitCode::interrupted) {
-        fmt::print(stderr, "taskfarm: interrupted; continue with: taskfarm resume {}\n", prepared.output);
-      } else if (result.failed > 0) {
-        fmt::print(stderr, "taskfarm: failed tasks are listed in /failures; rerun them with: taskfarm resume "
-                           "--retry-failed {}\n", prepared.output);
-      }
-    }
-    return static_cast<int>(result.exit_code());
-  } catch (const std::exception& e) {
-    // One rank must never leave quietly while the others block in recv: say who and where, then abort all.
-    fmt::print(stderr, "taskfarm: rank {} on {}: fatal: {}\n", world.rank(), host, e.what());
-    std::fflush(stderr);
-    env.abort(static_cast<int>(ExitCode::internal));
-  }
-  return static_cast<int>(ExitCode::internal);
+/// The farm's options from the command line.
+farm::FarmOptions farm_options(const RunArgs& args) {
+  farm::FarmOptions options;
+  options.flush_seconds = args.flush_seconds;
+  options.progress_seconds = args.progress_seconds;
+  options.fsync = !args.no_fsync;
+  return options;
 }
 
 /// The policy's per-worker settings (weights) must fit the computing ranks of this launch.
@@ -178,9 +74,9 @@ void check_workers(const job::JobSpec& spec, int n_ranks) {
 }
 
 int run_command(const RunArgs& args, const app::Registry& registry) {
-  return launch(
+  return farm::launch(
       [&](int n_ranks) {
-        Prepared p;
+        farm::Prepared p;
         p.text = job::read_job_text(args.job);
         p.source = args.job;
         job::JobSpec spec = job::parse_job(p.text, p.source);
@@ -191,7 +87,7 @@ int run_command(const RunArgs& args, const app::Registry& registry) {
         p.plan.pending = {TaskRange{0, spec.params.size()}};
         return p;
       },
-      args, registry);
+      farm_options(args), registry);
 }
 
 /// Refuses (InputError) unless the kernel writes exactly the datasets the file has.
@@ -277,9 +173,9 @@ std::unique_ptr<io::ResultsFile> rebuild_output(std::unique_ptr<io::ResultsFile>
 }
 
 int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Registry& registry) {
-  return launch(
+  return farm::launch(
       [&](int n_ranks) {
-        Prepared p;
+        farm::Prepared p;
         p.output = resume.output;
         if (resume.output.empty()) {
           throw InputError("output path is empty; name the output file to resume");
@@ -388,7 +284,7 @@ int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Reg
         file.flush();
         return p;
       },
-      args, registry);
+      farm_options(args), registry);
 }
 
 int validate_command(const std::string& path, const app::Registry& registry) {
@@ -569,7 +465,7 @@ int main(int argc, char** argv, const app::Registry& registry) {
   const std::string_view first = argc > 1 ? argv[1] : "";
   if (!first.empty() && first[0] != '-' && first != "run" && first != "resume" && first != "validate" &&
       first != "inspect" && first != "simulate" && first != "verify") {
-    return fail_command_line(fmt::format("unknown command \"{}\"; expected run, resume, validate, inspect, verify or "
+    return farm::fail_on_every_rank(fmt::format("unknown command \"{}\"; expected run, resume, validate, inspect, verify or "
                                          "simulate (see taskfarm --help)",
                                          argv[1]),
                              static_cast<int>(ExitCode::bad_input));
@@ -581,10 +477,10 @@ int main(int argc, char** argv, const app::Registry& registry) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return fail_command_line(fmt::format("{} (see taskfarm --help)", e.what()), static_cast<int>(ExitCode::bad_input));
+    return farm::fail_on_every_rank(fmt::format("{} (see taskfarm --help)", e.what()), static_cast<int>(ExitCode::bad_input));
   }
   if (*run_cmd && run_cmd->count("--output") > 0 && run.output.empty()) {
-    return fail_command_line("--output: the path is empty; give a file name, or leave out -o for the job's [job] "
+    return farm::fail_on_every_rank("--output: the path is empty; give a file name, or leave out -o for the job's [job] "
                              "output",
                              static_cast<int>(ExitCode::bad_input));
   }
@@ -610,10 +506,10 @@ int main(int argc, char** argv, const app::Registry& registry) {
       return simulate_action();
     }
   } catch (const InputError& e) {
-    print_error(e.what());
+    farm::print_error(e.what());
     return static_cast<int>(ExitCode::bad_input);
   } catch (const std::exception& e) {
-    print_error(e.what());
+    farm::print_error(e.what());
     return static_cast<int>(ExitCode::internal);
   }
   return static_cast<int>(ExitCode::bad_input);

@@ -8,50 +8,12 @@
 #include <boost/mpi/communicator.hpp>
 
 #include "taskfarm/app/kernel.hpp"
+#include "taskfarm/farm/plan.hpp"
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/io/results_file.hpp"
 #include "taskfarm/job/job_spec.hpp"
 
 namespace taskfarm::farm {
-
-/// @brief Knobs of a run that are not part of the job file.
-struct FarmOptions {
-  double flush_seconds = 5.0;      ///< checkpoint interval of the output file
-  bool fsync = true;               ///< fsync results before a checkpoint marks them done (node crashes)
-  double progress_seconds = 10.0;  ///< progress line interval on stderr (0: never)
-};
-
-/// @brief What rank 0 is to run: all tasks of a new job, or what a resumed job has left.
-struct FarmPlan {
-  std::vector<TaskRange> pending;               ///< sorted, disjoint
-  std::map<TaskIndex, std::uint32_t> attempts;  ///< failed attempts so far, per task (from /failures)
-};
-
-/// @brief What one rank did (gathered to rank 0 into /ranks).
-struct RankStats {
-  std::uint64_t tasks = 0;
-  std::uint64_t chunks = 0;
-  double busy_seconds = 0.0;
-  double cpu_seconds = 0.0;
-  double peak_rss_mib = 0.0;
-};
-
-/// @brief How the run ended (meaningful on rank 0).
-struct FarmResult {
-  std::uint64_t done = 0;     ///< tasks done in the file (all runs)
-  std::uint64_t failed = 0;   ///< tasks failed for good
-  std::uint64_t pending = 0;  ///< tasks still to do (a stopped job)
-  bool stopped_by_signal = false;
-  double wall_seconds = 0.0;
-  double master_cpu_seconds = 0.0;
-  /// @brief The process exit code this outcome maps to (README: exit codes).
-  [[nodiscard]] ExitCode exit_code() const noexcept {
-    if (pending > 0 && stopped_by_signal) {
-      return ExitCode::interrupted;
-    }
-    return failed > 0 || pending > 0 ? ExitCode::tasks_failed : ExitCode::success;
-  }
-};
 
 /// @brief Runs a job on every rank of `world` (collective). Rank 0 is the master and writes `file`
 /// (nullptr on other ranks); the other ranks are workers. Every rank must pass the same spec and

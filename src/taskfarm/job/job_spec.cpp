@@ -478,6 +478,13 @@ JobSpec parse_job(std::string_view text, const std::string& source) {
     js.fail("retries", fmt::format("expected an integer in [0, 1000], got {}", retries));
   }
   spec.retries = static_cast<std::uint32_t>(retries);
+  if (js.has("threads_per_task")) {
+    const std::int64_t threads = js.integer("threads_per_task");
+    if (threads < 1 || threads > 4096) {
+      js.fail("threads_per_task", fmt::format("expected an integer in [1, 4096], got {}", threads));
+    }
+    spec.threads_per_task = static_cast<std::uint32_t>(threads);
+  }
   spec.fail_fast = js.flag("fail_fast", false);
   js.reject_unknown();
 

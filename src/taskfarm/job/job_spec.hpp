@@ -33,6 +33,7 @@ struct JobSpec {
   std::string app;
   std::string output;
   std::uint32_t retries = 2;  ///< times a failed task is run again before it counts as failed
+  std::uint32_t threads_per_task = 0;  ///< threads one task may use; 0: not set (1, or OMP_NUM_THREADS)
   bool fail_fast = false;     ///< stop the whole job cleanly at the first failed task
   ScheduleSpec schedule;
   ParamSpace params;

@@ -1,0 +1,224 @@
+#pragma once
+
+// taskfarm: the one header a kernel author includes.
+//
+// A kernel computes one task at a time from the task's parameter values (read by name) and writes
+// its result fields (declared once, written through typed handles). taskfarm does the rest: the
+// command line (run, resume, validate, inspect, verify, simulate), MPI scheduling, the HDF5 output,
+// checkpoints, signals, retries and resume. See examples/oscillator for a complete project.
+//
+//   class Oscillator final : public taskfarm::Kernel {
+//    public:
+//     explicit Oscillator(taskfarm::Setup& setup)
+//         : steps_(setup.settings().integer("steps", 1000)), x_(setup.field<double>("x", "m", "final position")) {}
+//     void compute(taskfarm::Task& task) override { task.out(x_)[0] = ... task.param<double>("gamma") ...; }
+//    private:
+//     std::int64_t steps_;
+//     taskfarm::Output<double> x_;
+//   };
+//   int main(int argc, char** argv) {
+//     return taskfarm::main(argc, argv, {{"oscillator", "a damped oscillator", taskfarm::make<Oscillator>}});
+//   }
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "taskfarm/core/error.hpp"
+
+namespace taskfarm {
+
+namespace api_detail {
+class SetupImpl;
+class TaskImpl;
+}  // namespace api_detail
+namespace job {
+class Settings;
+}  // namespace job
+
+/// @brief Element type of a result field, as stored in HDF5.
+enum class Type : std::uint8_t { u8, i32, u32, i64, u64, f32, f64 };
+
+/// @brief The Type of a C++ element type (for Setup::field<T>).
+template <class T>
+constexpr Type type_of();
+template <>
+constexpr Type type_of<std::uint8_t>() { return Type::u8; }
+template <>
+constexpr Type type_of<std::int32_t>() { return Type::i32; }
+template <>
+constexpr Type type_of<std::uint32_t>() { return Type::u32; }
+template <>
+constexpr Type type_of<std::int64_t>() { return Type::i64; }
+template <>
+constexpr Type type_of<std::uint64_t>() { return Type::u64; }
+template <>
+constexpr Type type_of<float>() { return Type::f32; }
+template <>
+constexpr Type type_of<double>() { return Type::f64; }
+
+/// @brief A typed handle to a declared result field: what Task::out() takes. Cheap to copy.
+template <class T>
+class Output {
+ public:
+  Output() = default;
+  [[nodiscard]] std::size_t index() const noexcept { return index_; }
+  [[nodiscard]] std::size_t values_per_task() const noexcept { return values_; }
+
+ private:
+  friend class Setup;
+  Output(std::size_t index, std::size_t values) : index_(index), values_(values) {}
+  std::size_t index_ = 0;
+  std::size_t values_ = 1;
+};
+
+/// @brief The kind of a parameter axis, for Setup::require_param.
+enum class ParamKind { integer, real, number, text };  // number: integer or real
+
+/// @brief The job's `[app]` table: typed values with defaults. Every key a kernel does not read is
+/// refused after set-up as a likely typo; a bad value is one line naming file, line and key
+/// (fail()), exit code 2, before any rank computes.
+class Settings {
+ public:
+  [[nodiscard]] bool has(std::string_view key) const;
+  [[nodiscard]] std::int64_t integer(std::string_view key, std::optional<std::int64_t> fallback = {}) const;
+  [[nodiscard]] double real(std::string_view key, std::optional<double> fallback = {}) const;
+  [[nodiscard]] bool flag(std::string_view key, std::optional<bool> fallback = {}) const;
+  [[nodiscard]] std::string text(std::string_view key, std::optional<std::string> fallback = {}) const;
+  [[nodiscard]] std::vector<double> reals(std::string_view key, std::optional<std::vector<double>> fallback = {}) const;
+  /// @brief A file the kernel reads: no job may write its output over it.
+  [[nodiscard]] std::string input_path(std::string_view key) const;
+  /// @brief Throws InputError "file:line: [app] key: message".
+  [[noreturn]] void fail(std::string_view key, std::string_view message) const;
+
+ private:
+  friend class api_detail::SetupImpl;
+  explicit Settings(const job::Settings& impl) : impl_(impl) {}
+  const job::Settings& impl_;
+};
+
+/// @brief What a kernel's constructor gets, once per rank: the settings, the parameter axes, the
+/// rank and the threads a task may use; where the kernel declares its result fields.
+class Setup {
+ public:
+  /// @brief The job's `[app]` settings.
+  [[nodiscard]] const Settings& settings() const noexcept { return settings_; }
+  /// @brief This process's MPI rank (per-rank state: build it in the constructor, once).
+  [[nodiscard]] int rank() const noexcept;
+  /// @brief Threads one task may use: `[job] threads_per_task` (default 1). OMP_NUM_THREADS is set
+  /// to it before the kernel is built; run ranks x threads <= cores (see the README).
+  [[nodiscard]] int threads() const noexcept;
+
+  /// @brief Declares a result field /results/NAME, `shape` values of T per task (empty: one).
+  template <class T>
+  Output<T> field(std::string name, std::vector<std::uint64_t> shape, std::string unit = {},
+                  std::string description = {}) {
+    std::uint64_t values = 1;
+    for (auto d : shape) {
+      values *= d;
+    }
+    const std::size_t index = declare(std::move(name), type_of<T>(), std::move(shape), std::move(unit),
+                                      std::move(description));
+    return Output<T>(index, static_cast<std::size_t>(values));
+  }
+  /// @brief Declares a scalar result field /results/NAME of type T.
+  template <class T>
+  Output<T> field(std::string name, std::string unit = {}, std::string description = {}) {
+    return field<T>(std::move(name), {}, std::move(unit), std::move(description));
+  }
+
+  /// @brief True when the job has a parameter axis of that name.
+  [[nodiscard]] bool has_param(std::string_view name) const;
+  /// @brief Refuses the job (InputError naming the job file) unless it has an axis `name` of `kind`.
+  void require_param(std::string_view name, ParamKind kind) const;
+
+ private:
+  friend class api_detail::SetupImpl;
+  explicit Setup(api_detail::SetupImpl& impl);
+  std::size_t declare(std::string name, Type type, std::vector<std::uint64_t> shape, std::string unit,
+                      std::string description);
+  api_detail::SetupImpl& impl_;
+  Settings settings_;
+};
+
+/// @brief One task, as compute() sees it: its index, its parameter values by name, its outputs.
+class Task {
+ public:
+  /// @brief The task's index in the job (stable across runs, resumes and rank counts).
+  [[nodiscard]] std::uint64_t index() const noexcept;
+  /// @brief The value of parameter `name`: double (integer or real axes), std::int64_t or int
+  /// (integer axes), std::string (text axes). A missing name or a mismatched kind throws Error,
+  /// which fails this task with a message naming the axis (use Setup::require_param to refuse
+  /// such a job before it starts).
+  template <class T>
+  [[nodiscard]] T param(std::string_view name) const;
+  /// @brief The task's values of a declared field (values_per_task() elements, pre-zeroed).
+  template <class T>
+  [[nodiscard]] std::span<T> out(const Output<T>& field) const {
+    return {static_cast<T*>(slot(field.index())), field.values_per_task()};
+  }
+
+ private:
+  friend class api_detail::TaskImpl;
+  explicit Task(const api_detail::TaskImpl& impl) : impl_(impl) {}
+  [[nodiscard]] void* slot(std::size_t field) const noexcept;
+  [[nodiscard]] double real_param(std::string_view name) const;
+  [[nodiscard]] std::int64_t integer_param(std::string_view name) const;
+  [[nodiscard]] const std::string& text_param(std::string_view name) const;
+  const api_detail::TaskImpl& impl_;
+};
+
+template <>
+inline double Task::param<double>(std::string_view name) const {
+  return real_param(name);
+}
+template <>
+inline std::int64_t Task::param<std::int64_t>(std::string_view name) const {
+  return integer_param(name);
+}
+template <>
+inline int Task::param<int>(std::string_view name) const {
+  return static_cast<int>(integer_param(name));
+}
+template <>
+inline std::string Task::param<std::string>(std::string_view name) const {
+  return text_param(name);
+}
+
+/// @brief A computation over tasks: one instance per rank (and per computing thread of rank 0),
+/// built by the app's factory. Throwing from compute() fails that task only (recorded in
+/// /failures, retried); the job goes on.
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  /// @brief Computes one task: reads its parameters, writes every declared field.
+  virtual void compute(Task& task) = 0;
+  /// @brief True when a task's results depend only on its parameter values and the settings, not
+  /// on its index: then a resume with an edited job may keep results of tasks that moved.
+  [[nodiscard]] virtual bool results_follow_parameters() const { return false; }
+};
+
+/// @brief One app of an executable: `[job] app = "NAME"` selects it.
+struct App {
+  std::string name;
+  std::string summary;
+  std::function<std::unique_ptr<Kernel>(Setup&)> make;
+};
+
+/// @brief The factory of a kernel class constructible from Setup&: App{"name", "...", make<K>}.
+template <class K>
+std::unique_ptr<Kernel> make(Setup& setup) {
+  return std::make_unique<K>(setup);
+}
+
+/// @brief The whole taskfarm command line over `apps`: run, resume, validate, inspect, verify,
+/// simulate. Call it from main and return its value (the exit code).
+int main(int argc, char** argv, std::vector<App> apps);
+
+}  // namespace taskfarm
