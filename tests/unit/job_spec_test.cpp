@@ -132,7 +132,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadJob{"unknown_app", "[job]\napp = \"nbody\"\n" + kTasks,
                "job.toml: [job] app: unknown app \"nbody\"; expected one of: mandelbrot, synthetic"},
         BadJob{"unknown_job_key", kApp + "outptu = \"x.h5\"\n",
-               "job.toml:3: [job] outptu: unknown key; expected one of: app, fail_fast, name, output, retries"},
+               "job.toml:3: [job] outptu: unknown key; expected one of: app, fail_fast, name, output, retries, threads_per_task"},
         BadJob{"unknown_policy", kApp + "[schedule]\npolicy = \"fastest\"\n",
                "job.toml:4: [schedule] policy: unknown policy \"fastest\"; expected one of: static, ss (self), "
                "fsc (fixed; needs chunk, or overhead_us and sigma_ms), mfsc, gss (guided), tss (trapezoid), "
@@ -215,6 +215,8 @@ INSTANTIATE_TEST_SUITE_P(
                "job.toml: [params] row: value 999999999999 is outside [0, height = 480)"},
         BadJob{"row_outside_image", "[job]\napp = \"mandelbrot\"\n[params]\nrow = [0, 480]\n",
                "job.toml: [params] row: value 480 is outside [0, height = 480)"},
+        BadJob{"zero_threads", kApp + "threads_per_task = 0\n",
+               "job.toml:3: [job] threads_per_task: expected an integer in [1, 4096], got 0"},
         // values taskfarm cannot store or compare (issue 13)
         BadJob{"nan_in_axis", kApp + "[params]\nx = [1.0, nan]\n",
                "job.toml:4: [params] x: expected a finite number, got nan"},

@@ -7,29 +7,15 @@
 #include <vector>
 
 #include "taskfarm/core/element_type.hpp"
+#include "taskfarm/core/field.hpp"
 #include "taskfarm/core/task_range.hpp"
 #include "taskfarm/job/param_space.hpp"
 #include "taskfarm/job/settings.hpp"
 
 namespace taskfarm::app {
 
-/// @brief One result field of a kernel: stored as /results/<name> with shape (n_tasks, shape...).
-struct Field {
-  std::string name;
-  ElementType type = ElementType::f64;
-  std::vector<std::uint64_t> shape;  ///< per-task shape; empty = one scalar per task
-  std::string unit;
-  std::string description;
-
-  [[nodiscard]] std::uint64_t values_per_task() const {
-    std::uint64_t n = 1;
-    for (auto d : shape) {
-      n *= d;
-    }
-    return n;
-  }
-  [[nodiscard]] std::size_t bytes_per_task() const { return values_per_task() * element_size(type); }
-};
+/// @brief One result field of a kernel (the same struct the output file uses for its columns).
+using Field = taskfarm::Field;
 
 /// @brief Where a kernel writes one task's results: one pointer per field, in schema order.
 class TaskOutput {

@@ -69,9 +69,7 @@ bool same_file(const fs::path& a, const fs::path& b) {
 io::ResultsFile::CreateOptions output_layout(const job::JobSpec& spec, const app::Kernel& kernel, int n_ranks) {
   io::ResultsFile::CreateOptions options;
   options.n_tasks = spec.params.size();
-  for (const app::Field& f : kernel.schema()) {
-    options.results.push_back({f.name, f.type, f.shape, f.unit, f.description});
-  }
+  options.results = kernel.schema();
   options.params = &spec.params;
   options.attributes = {
       {"job_name", spec.name},

@@ -253,14 +253,6 @@ std::string utc_now() {
   return buf;
 }
 
-std::size_t ColumnSpec::bytes_per_task() const {
-  std::size_t n = element_size(type);
-  for (auto d : shape) {
-    n *= d;
-  }
-  return n;
-}
-
 double ResultsFile::estimate_bytes(const CreateOptions& options) {
   const auto n = static_cast<double>(options.n_tasks);
   double per_task = 1 + 4 + 8;  // /tasks/state, rank, seconds

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "taskfarm/core/element_type.hpp"
+#include "taskfarm/core/field.hpp"
 #include "taskfarm/core/task_range.hpp"
 #include "taskfarm/io/h5.hpp"
 #include "taskfarm/io/output_lock.hpp"
@@ -19,15 +20,8 @@
 
 namespace taskfarm::io {
 
-/// @brief One per-task dataset: /results/<name> with shape (n_tasks, shape...).
-struct ColumnSpec {
-  std::string name;
-  ElementType type = ElementType::f64;
-  std::vector<std::uint64_t> shape;  ///< per-task shape
-  std::string unit;
-  std::string description;
-  [[nodiscard]] std::size_t bytes_per_task() const;
-};
+/// @brief One per-task dataset: /results/<name> or /tasks/<name> (core's Field, the kernels' too).
+using ColumnSpec = Field;
 
 /// @brief Value of /tasks/state.
 enum class TaskState : std::uint8_t { pending = 0, done = 1, failed = 2 };
