@@ -47,7 +47,10 @@ enum class Type : std::uint8_t { u8, i32, u32, i64, u64, f32, f64 };
 
 /// @brief The Type of a C++ element type (for Setup::field<T>).
 template <class T>
-constexpr Type type_of();
+constexpr Type type_of() {
+  static_assert(sizeof(T) == 0, "result fields hold uint8_t, int32_t, uint32_t, int64_t, uint64_t, float or double");
+  return Type::f64;
+}
 template <>
 constexpr Type type_of<std::uint8_t>() { return Type::u8; }
 template <>
@@ -74,8 +77,8 @@ class Output {
  private:
   friend class Setup;
   Output(std::size_t index, std::size_t values) : index_(index), values_(values) {}
-  std::size_t index_ = 0;
-  std::size_t values_ = 1;
+  std::size_t index_ = static_cast<std::size_t>(-1);  // a handle never declared: Task::out() throws
+  std::size_t values_ = 0;
 };
 
 /// @brief The kind of a parameter axis, for Setup::require_param.
@@ -86,6 +89,8 @@ enum class ParamKind { integer, real, number, text };  // number: integer or rea
 /// (fail()), exit code 2, before any rank computes.
 class Settings {
  public:
+  Settings(const Settings&) = delete;  // a view of the job, valid during the kernel's constructor:
+  Settings& operator=(const Settings&) = delete;  // read what you need there, keep values, not this
   [[nodiscard]] bool has(std::string_view key) const;
   [[nodiscard]] std::int64_t integer(std::string_view key, std::optional<std::int64_t> fallback = {}) const;
   [[nodiscard]] double real(std::string_view key, std::optional<double> fallback = {}) const;
@@ -98,7 +103,7 @@ class Settings {
   [[noreturn]] void fail(std::string_view key, std::string_view message) const;
 
  private:
-  friend class api_detail::SetupImpl;
+  friend class Setup;
   explicit Settings(const job::Settings& impl) : impl_(impl) {}
   const job::Settings& impl_;
 };
@@ -107,12 +112,15 @@ class Settings {
 /// rank and the threads a task may use; where the kernel declares its result fields.
 class Setup {
  public:
+  Setup(const Setup&) = delete;  // valid only during the kernel's constructor
+  Setup& operator=(const Setup&) = delete;
   /// @brief The job's `[app]` settings.
   [[nodiscard]] const Settings& settings() const noexcept { return settings_; }
   /// @brief This process's MPI rank (per-rank state: build it in the constructor, once).
   [[nodiscard]] int rank() const noexcept;
-  /// @brief Threads one task may use: `[job] threads_per_task` (default 1). OMP_NUM_THREADS is set
-  /// to it before the kernel is built; run ranks x threads <= cores (see the README).
+  /// @brief Threads one task may use: `[job] threads_per_task`, else an OMP_NUM_THREADS exported to
+  /// the job, else 1. Pass it on yourself (`#pragma omp parallel num_threads(n)`, a pool's size):
+  /// OpenMP reads its variables once at start-up. Run ranks x threads <= cores (see the README).
   [[nodiscard]] int threads() const noexcept;
 
   /// @brief Declares a result field /results/NAME, `shape` values of T per task (empty: one).
@@ -150,6 +158,8 @@ class Setup {
 /// @brief One task, as compute() sees it: its index, its parameter values by name, its outputs.
 class Task {
  public:
+  Task(const Task&) = delete;  // valid only during compute()
+  Task& operator=(const Task&) = delete;
   /// @brief The task's index in the job (stable across runs, resumes and rank counts).
   [[nodiscard]] std::uint64_t index() const noexcept;
   /// @brief The value of parameter `name`: double (integer or real axes), std::int64_t or int
@@ -157,7 +167,10 @@ class Task {
   /// which fails this task with a message naming the axis (use Setup::require_param to refuse
   /// such a job before it starts).
   template <class T>
-  [[nodiscard]] T param(std::string_view name) const;
+  [[nodiscard]] T param(std::string_view name) const {
+    static_assert(sizeof(T) == 0, "param<T>: T is double, std::int64_t, int or std::string");
+    return T{};
+  }
   /// @brief The task's values of a declared field (values_per_task() elements, pre-zeroed).
   template <class T>
   [[nodiscard]] std::span<T> out(const Output<T>& field) const {
@@ -167,9 +180,10 @@ class Task {
  private:
   friend class api_detail::TaskImpl;
   explicit Task(const api_detail::TaskImpl& impl) : impl_(impl) {}
-  [[nodiscard]] void* slot(std::size_t field) const noexcept;
+  [[nodiscard]] void* slot(std::size_t field) const;
   [[nodiscard]] double real_param(std::string_view name) const;
   [[nodiscard]] std::int64_t integer_param(std::string_view name) const;
+  [[nodiscard]] int int_param(std::string_view name) const;  // an Error when the value does not fit
   [[nodiscard]] const std::string& text_param(std::string_view name) const;
   const api_detail::TaskImpl& impl_;
 };
@@ -184,16 +198,17 @@ inline std::int64_t Task::param<std::int64_t>(std::string_view name) const {
 }
 template <>
 inline int Task::param<int>(std::string_view name) const {
-  return static_cast<int>(integer_param(name));
+  return int_param(name);
 }
 template <>
 inline std::string Task::param<std::string>(std::string_view name) const {
   return text_param(name);
 }
 
-/// @brief A computation over tasks: one instance per rank (and per computing thread of rank 0),
-/// built by the app's factory. Throwing from compute() fails that task only (recorded in
-/// /failures, retried); the job goes on.
+/// @brief A computation over tasks, built by the app's factory on every rank (rank 0 may build it
+/// more than once: to validate the job, then to compute, on another thread than the one that built
+/// it): keep the constructor free of side effects. Throwing from compute() fails that task only
+/// (recorded in /failures, retried); the job goes on.
 class Kernel {
  public:
   virtual ~Kernel() = default;

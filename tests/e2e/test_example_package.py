@@ -125,6 +125,15 @@ class ExamplePackage(common.TempDirTestCase):
         self.write("typo.toml", '[job]\napp = "oscillator"\n[params]\nomega = [1.0]\ngama = [0.1]\n')
         r = common.run([self.exe, "validate", "typo.toml"], cwd=self.tmp)
         farmproc.assert_one_error_line(self, r, "[params] gamma", "missing")
+        # a parameter of the wrong kind, a bad [app] value, an [app] typo: one line each, exit 2
+        cases = {"kind.toml": ('omega = ["fast"]\ngamma = [0.1]\n', "", ("[params] omega", "numeric", "text")),
+                 "steps.toml": ("omega = [1.0]\ngamma = [0.1]\n", "steps = 2\n", ("[app] steps", "at least 4")),
+                 "key.toml": ("omega = [1.0]\ngamma = [0.1]\n", "stpes = 10\n", ("[app] stpes", "unknown key"))}
+        for name, (params, app, needles) in cases.items():
+            with self.subTest(case=name):
+                self.write(name, f'[job]\napp = "oscillator"\n[params]\n{params}[app]\n{app}')
+                r = common.run([self.exe, "validate", name], cwd=self.tmp)
+                farmproc.assert_one_error_line(self, r, *needles)
 
     def test_killed_and_resumed_gives_the_same_file(self):
         text = ('[job]\napp = "oscillator"\noutput = "big.h5"\n[params]\nomega = { linspace = [0.5, 4.0, 30] }\n'
@@ -146,6 +155,8 @@ class ExamplePackage(common.TempDirTestCase):
                 pass
         launch.wait_gone()
         done = farmproc.count_done(self.tmp / "big.h5")
+        self.assertTrue(0 < done < len(farmproc.read_output(self.tmp / "ref.h5")["state"]),
+                        f"the kill must land mid-run to test anything ({done} tasks done)")
         r = common.mpirun(2, [self.exe, "resume", "big.h5", "--progress-seconds", "0"], cwd=self.tmp, timeout=300)
         self.assertEqual(r.code, EXIT_OK, r.describe())
         got, ref = farmproc.read_output(self.tmp / "big.h5"), farmproc.read_output(self.tmp / "ref.h5")

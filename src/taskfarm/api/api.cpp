@@ -2,6 +2,7 @@
 // app::Registry): a user's App becomes a registered app whose kernel adapts each task.
 #include "taskfarm/taskfarm.hpp"
 
+#include <limits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -27,7 +28,6 @@ class SetupImpl {
  public:
   explicit SetupImpl(app::KernelContext& context) : context_(context), setup_(*this) {}
   Setup& setup() noexcept { return setup_; }
-  static Settings settings_of(const job::Settings& s) { return Settings(s); }
 
   app::KernelContext& context_;
   std::vector<app::Field> fields_;
@@ -36,8 +36,8 @@ class SetupImpl {
 
 class TaskImpl {
  public:
-  TaskImpl(TaskIndex index, const job::ParamSpace& params, const app::TaskOutput& out)
-      : index_(index), params_(params), out_(out) {}
+  TaskImpl(TaskIndex index, const job::ParamSpace& params, const app::TaskOutput& out, std::size_t n_fields)
+      : index_(index), params_(params), out_(out), n_fields_(n_fields) {}
   Task task() const { return Task(*this); }
 
   /// The axis `name`, or an Error that fails the task and names the axes there are.
@@ -62,6 +62,7 @@ class TaskImpl {
   TaskIndex index_;
   const job::ParamSpace& params_;
   const app::TaskOutput& out_;
+  std::size_t n_fields_;
 };
 
 /// An app::Kernel running a user's Kernel: builds a Task view per task.
@@ -71,7 +72,7 @@ class Adapter final : public app::Kernel {
       : user_(std::move(user)), fields_(std::move(fields)), params_(params) {}
   [[nodiscard]] std::vector<app::Field> schema() const override { return fields_; }
   void compute(TaskIndex task, const app::TaskOutput& out) override {
-    const TaskImpl impl(task, params_, out);
+    const TaskImpl impl(task, params_, out, fields_.size());
     Task view = impl.task();
     user_->compute(view);
   }
@@ -107,7 +108,7 @@ void Settings::fail(std::string_view key, std::string_view message) const { impl
 
 // -- Setup ----------------------------------------------------------------------------------------------
 
-Setup::Setup(SetupImpl& impl) : impl_(impl), settings_(SetupImpl::settings_of(impl.context_.settings)) {}
+Setup::Setup(SetupImpl& impl) : impl_(impl), settings_(impl.context_.settings) {}
 
 int Setup::rank() const noexcept { return impl_.context_.rank; }
 int Setup::threads() const noexcept { return impl_.context_.threads; }
@@ -152,7 +153,21 @@ void Setup::require_param(std::string_view name, ParamKind kind) const {
 
 std::uint64_t Task::index() const noexcept { return impl_.index_; }
 
-void* Task::slot(std::size_t field) const noexcept { return impl_.out_.field<std::byte>(field); }
+void* Task::slot(std::size_t field) const {
+  if (field >= impl_.n_fields_) {
+    throw Error(fmt::format("task {}: an output handle that was never declared (Setup::field)", impl_.index_));
+  }
+  return impl_.out_.field<std::byte>(field);
+}
+
+int Task::int_param(std::string_view name) const {
+  const std::int64_t v = integer_param(name);
+  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
+    throw Error(fmt::format("task {}: parameter '{}' = {} does not fit an int; read it as std::int64_t",
+                            impl_.index_, name, v));
+  }
+  return static_cast<int>(v);
+}
 
 double Task::real_param(std::string_view name) const {
   const std::size_t a = impl_.axis(name);

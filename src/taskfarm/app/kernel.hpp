@@ -52,7 +52,7 @@ struct KernelContext {
   const job::Settings& settings;
   job::ParamSpace& params;
   int rank = 0;
-  int threads = 1;  ///< threads one task may use ([job] threads_per_task; OMP_NUM_THREADS is set to it)
+  int threads = 1;  ///< threads one task may use ([job] threads_per_task, else OMP_NUM_THREADS, else 1)
   std::string source;  ///< the job file, for messages
 };
 

@@ -31,16 +31,13 @@ std::unique_ptr<Kernel> Registry::instantiate(job::JobSpec& spec, int rank) cons
     throw InputError(
         fmt::format("{}: [job] app: unknown app \"{}\"; expected one of: {}", spec.source, spec.app, names()));
   }
-  // Threads per task: the job's word, else an OMP_NUM_THREADS the user set, else 1 (ranks x threads
-  // must fit the cores; the OpenMP runtime reads the variable when the kernel first starts a team).
+  // Threads per task: the job's word, else an OMP_NUM_THREADS the user exported, else 1. Not set in
+  // the environment here: OpenMP runtimes read it once, at start-up (libgomp when it is loaded),
+  // and setenv would race with MPI's own threads. Kernels pass it on (num_threads, a pool size).
   int threads = static_cast<int>(spec.threads_per_task);
-  if (threads > 0) {
-    ::setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
-  } else if (const char* env = std::getenv("OMP_NUM_THREADS"); env != nullptr && std::atoi(env) > 0) {
-    threads = std::atoi(env);
-  } else {
-    threads = 1;
-    ::setenv("OMP_NUM_THREADS", "1", 1);
+  if (threads == 0) {
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    threads = env != nullptr && std::atoi(env) > 0 ? std::atoi(env) : 1;
   }
   KernelContext context{spec.app_settings, spec.params, rank, threads, spec.source};
   std::unique_ptr<Kernel> kernel = info->make(context);
