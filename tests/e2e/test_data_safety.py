@@ -332,10 +332,14 @@ class DataSafety(common.TempDirTestCase):
     def test_a_job_larger_than_the_disk_is_refused_before_anything_is_written(self):
         self.write("huge.toml", '[job]\napp = "synthetic"\noutput = "huge.h5"\n'
                                 "[params]\ntask = { range = [0, 1000000000000] }\n[app]\nmean_ms = 0\n")
-        r = self.run_tf("validate", "huge.toml", timeout=30)  # says so, but the output may go elsewhere
+        r = self.run_tf("validate", "huge.toml", timeout=30)
+        assert_one_error_line(self, r, "needs about", "TiB", "free", source="huge.h5")
+        # with its output there already (a resume makes no new file), validate reports it only
+        self.write("huge.h5", "stands in for an existing output\n")
+        r = self.run_tf("validate", "huge.toml", timeout=30)
         self.assertEqual(r.code, EXIT_OK, r.describe())
-        self.assertIn("would refuse it", r.stdout)
-        self.assertIn("needs about", r.stdout)
+        self.assertIn("a new output would not fit", r.stdout)
+        (self.tmp / "huge.h5").unlink()
         r = self.run_tf("run", "huge.toml", ranks=2, timeout=60)
         assert_one_error_line(self, r, "needs about", exact=False)
         self.assertEqual(sorted(p.name for p in self.tmp.iterdir() if p.suffix != ".toml"), [])

@@ -290,6 +290,19 @@ int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Reg
 int validate_command(const std::string& path, const app::Registry& registry) {
   job::JobSpec spec = job::parse_job(job::read_job_text(path), path);
   auto kernel = registry.instantiate(spec, 0);
+  // The disk check `run` makes: a job that cannot fit is refused here too (one line, exit 2),
+  // unless its output exists already (a resume writes no new file: then it is only reported).
+  const io::ResultsFile::CreateOptions layout = output_layout(spec, *kernel, 1);
+  std::string room;
+  try {
+    check_room(spec.output, layout);
+  } catch (const InputError& e) {
+    std::error_code ec;
+    if (!std::filesystem::exists(spec.output, ec)) {
+      throw;
+    }
+    room = fmt::format("; a new output would not fit: {}", e.what());
+  }
   fmt::print("{}: ok\n", path);
   fmt::print("  job      {} (app {}, output {})\n", spec.name, spec.app, spec.output);
   fmt::print("  schedule {}{}, order {}\n", schedule::policy_name(spec.schedule.policy.kind),
@@ -307,13 +320,6 @@ int validate_command(const std::string& path, const app::Registry& registry) {
     }
     fmt::print("  result   /results/{} {} ({}){}\n", f.name, element_name(f.type), shape,
                f.unit.empty() ? "" : " [" + f.unit + "]");
-  }
-  const io::ResultsFile::CreateOptions layout = output_layout(spec, *kernel, 1);
-  std::string room;
-  try {
-    check_room(spec.output, layout);  // what `run` would refuse, said now (but not refused here:
-  } catch (const InputError& e) {     // the output may go elsewhere, or exist and be resumed)
-    room = fmt::format("; `run` here would refuse it: {}", e.what());
   }
   fmt::print("  output   about {}{}\n", job::human_bytes(io::ResultsFile::estimate_bytes(layout)), room);
   return 0;
