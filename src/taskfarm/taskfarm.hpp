@@ -34,10 +34,10 @@
 
 namespace taskfarm {
 
-namespace api_detail {
+namespace detail {
 class SetupImpl;
 class TaskImpl;
-}  // namespace api_detail
+}  // namespace detail
 namespace job {
 class Settings;
 }  // namespace job
@@ -147,11 +147,11 @@ class Setup {
   void require_param(std::string_view name, ParamKind kind) const;
 
  private:
-  friend class api_detail::SetupImpl;
-  explicit Setup(api_detail::SetupImpl& impl);
+  friend class detail::SetupImpl;
+  explicit Setup(detail::SetupImpl& impl);
   std::size_t declare(std::string name, Type type, std::vector<std::uint64_t> shape, std::string unit,
                       std::string description);
-  api_detail::SetupImpl& impl_;
+  detail::SetupImpl& impl_;
   Settings settings_;
 };
 
@@ -178,14 +178,14 @@ class Task {
   }
 
  private:
-  friend class api_detail::TaskImpl;
-  explicit Task(const api_detail::TaskImpl& impl) : impl_(impl) {}
+  friend class detail::TaskImpl;
+  explicit Task(const detail::TaskImpl& impl) : impl_(impl) {}
   [[nodiscard]] void* slot(std::size_t field) const;
   [[nodiscard]] double real_param(std::string_view name) const;
   [[nodiscard]] std::int64_t integer_param(std::string_view name) const;
   [[nodiscard]] int int_param(std::string_view name) const;  // an Error when the value does not fit
   [[nodiscard]] const std::string& text_param(std::string_view name) const;
-  const api_detail::TaskImpl& impl_;
+  const detail::TaskImpl& impl_;
 };
 
 template <>

@@ -13,7 +13,7 @@
 
 namespace taskfarm {
 
-namespace api_detail {
+namespace detail {
 
 // The public Type and the internal ElementType are one list, in one order.
 static_assert(static_cast<int>(Type::u8) == static_cast<int>(ElementType::u8) &&
@@ -84,10 +84,10 @@ class Adapter final : public app::Kernel {
   const job::ParamSpace& params_;
 };
 
-}  // namespace api_detail
+}  // namespace detail
 
-using api_detail::SetupImpl;
-using api_detail::TaskImpl;
+using detail::SetupImpl;
+using detail::TaskImpl;
 
 // -- Settings: the job's [app] table ------------------------------------------------------------------
 
@@ -205,7 +205,7 @@ int main(int argc, char** argv, std::vector<App> apps) {
                       throw Error("the app declared no result field (Setup::field)");
                     }
                     return std::unique_ptr<app::Kernel>(
-                        new api_detail::Adapter(std::move(user), std::move(impl.fields_), context.params));
+                        new detail::Adapter(std::move(user), std::move(impl.fields_), context.params));
                   }});
   }
   return cli::main(argc, argv, registry);

@@ -21,6 +21,7 @@ namespace {
 
 constexpr std::size_t kTargetChunkBytes = std::size_t{1} << 20;  // ~1 MiB per HDF5 chunk: good write throughput
 constexpr hsize_t kTableChunkRows = 4096;
+constexpr hsize_t kParamsChunkRows = 65536;  // /params/<axis>: written and checked in blocks of one chunk
 
 struct FailureDisk {
   std::uint64_t task;
@@ -180,7 +181,7 @@ std::optional<ElementType> element_type_of(hid_t type) {
 void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks,
                   const std::function<bool()>& cancelled) {
   GroupHandle group = create_group(file, "params", true);
-  constexpr TaskIndex kBlock = 65536;
+  constexpr TaskIndex kBlock = kParamsChunkRows;
   const hsize_t dims[1] = {n_tasks};
   const std::array<hsize_t, 1> chunk{std::min<hsize_t>(n_tasks, kBlock)};
   DataspaceHandle space(check_id(H5Screate_simple(1, dims, nullptr), "H5Screate_simple"));
@@ -683,7 +684,7 @@ std::vector<Damage> ResultsFile::find_damage() const {
         DatatypeHandle type(check_id(H5Dget_type(ds.get()), "H5Dget_type"));
         const bool text = H5Tget_class(type.get()) == H5T_STRING;
         DatatypeHandle mem = text ? vlen_string_type() : DatatypeHandle(check_id(H5Tcopy(H5T_NATIVE_DOUBLE), "H5Tcopy"));
-        constexpr hsize_t kBlock = 65536;
+        constexpr hsize_t kBlock = kParamsChunkRows;
         std::vector<std::array<std::byte, 8>> values(kBlock);
         for (hsize_t b = 0; b < n_tasks_; b += kBlock) {
           const hsize_t count = std::min<hsize_t>(kBlock, n_tasks_ - b);
