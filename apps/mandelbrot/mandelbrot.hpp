@@ -1,10 +1,10 @@
 #pragma once
 
-#include "taskfarm/app/registry.hpp"
+#include <taskfarm/taskfarm.hpp>
 
 namespace taskfarm::apps {
 
-/// @brief Registers `mandelbrot`: a task is one image row; result `iterations`, shape (width,) uint32.
-void register_mandelbrot(app::Registry& registry);
+/// @brief `mandelbrot`: a task is one image row; result `iterations`, shape (width,) uint32.
+[[nodiscard]] App mandelbrot();
 
 }  // namespace taskfarm::apps

@@ -1,10 +1,10 @@
 #pragma once
 
-#include "taskfarm/app/registry.hpp"
+#include <taskfarm/taskfarm.hpp>
 
 namespace taskfarm::apps {
 
-/// @brief Registers `synthetic`: a task busy-spins for its drawn cost; result `seconds` (that cost).
-void register_synthetic(app::Registry& registry);
+/// @brief `synthetic`: a task busy-spins for its drawn cost; result `seconds` (that cost).
+[[nodiscard]] App synthetic();
 
 }  // namespace taskfarm::apps

@@ -28,6 +28,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "taskfarm/core/error.hpp"
@@ -81,6 +83,20 @@ class Output {
   std::size_t values_ = 0;
 };
 
+/// @brief A typed handle to a parameter axis, resolved once by Setup::param<T>(name): Task::param()
+/// reads a task's value through it without a name lookup. Cheap to copy.
+template <class T>
+class Param {
+ public:
+  Param() = default;
+  [[nodiscard]] std::size_t axis() const noexcept { return axis_; }
+
+ private:
+  friend class Setup;
+  explicit Param(std::size_t axis) : axis_(axis) {}
+  std::size_t axis_ = static_cast<std::size_t>(-1);  // a handle never resolved: Task::param() throws
+};
+
 /// @brief The kind of a parameter axis, for Setup::require_param.
 enum class ParamKind { integer, real, number, text };  // number: integer or real
 
@@ -104,6 +120,7 @@ class Settings {
 
  private:
   friend class Setup;
+  friend class job::Settings;  // job::Settings::view()
   explicit Settings(const job::Settings& impl) : impl_(impl) {}
   const job::Settings& impl_;
 };
@@ -141,16 +158,62 @@ class Setup {
     return field<T>(std::move(name), {}, std::move(unit), std::move(description));
   }
 
+  /// @brief When the job file has no [params]: its tasks are one integer axis `name` taking the
+  /// values begin, begin + 1, ..., end - 1 (an image's rows, a list's entries). Call it before
+  /// param() and tasks(); a job that has [params] keeps them.
+  void default_params(std::string name, std::int64_t begin, std::int64_t end);
+  /// @brief The number of tasks in the job.
+  [[nodiscard]] std::uint64_t tasks() const noexcept;
   /// @brief True when the job has a parameter axis of that name.
   [[nodiscard]] bool has_param(std::string_view name) const;
   /// @brief Refuses the job (InputError naming the job file) unless it has an axis `name` of `kind`.
   void require_param(std::string_view name, ParamKind kind) const;
+  /// @brief A handle to axis `name` for Task::param(). Refuses the job (InputError naming the job
+  /// file) unless the axis exists and T can hold its values: double (integer or real axes),
+  /// std::int64_t (integer axes), int (integer axes whose values fit), std::string (text axes).
+  template <class T>
+  [[nodiscard]] Param<T> param(std::string_view name) const {
+    return Param<T>(resolve(name, kind_for<T>()));
+  }
+  /// @brief The smallest and largest value of a numeric axis (to refuse a job whose values a kernel
+  /// cannot use, with fail_param).
+  template <class T>
+  [[nodiscard]] std::pair<T, T> bounds(const Param<T>& axis) const {
+    static_assert(std::is_arithmetic_v<T>, "bounds() of a text axis");
+    if constexpr (std::is_floating_point_v<T>) {
+      return real_bounds(axis.axis());
+    } else {
+      const auto [lo, hi] = integer_bounds(axis.axis());
+      return {static_cast<T>(lo), static_cast<T>(hi)};
+    }
+  }
+  /// @brief Throws InputError "file: [params] name: message".
+  [[noreturn]] void fail_param(std::string_view name, std::string_view message) const;
 
  private:
   friend class detail::SetupImpl;
   explicit Setup(detail::SetupImpl& impl);
   std::size_t declare(std::string name, Type type, std::vector<std::uint64_t> shape, std::string unit,
                       std::string description);
+  enum class Holds { real, integer, int32, text };
+  template <class T>
+  static constexpr Holds kind_for() {
+    if constexpr (std::is_same_v<T, double>) {
+      return Holds::real;
+    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+      return Holds::integer;
+    } else if constexpr (std::is_same_v<T, int>) {
+      return Holds::int32;
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      return Holds::text;
+    } else {
+      static_assert(sizeof(T) == 0, "param<T>: T is double, std::int64_t, int or std::string");
+      return Holds::real;
+    }
+  }
+  [[nodiscard]] std::size_t resolve(std::string_view name, Holds holds) const;
+  [[nodiscard]] std::pair<double, double> real_bounds(std::size_t axis) const;
+  [[nodiscard]] std::pair<std::int64_t, std::int64_t> integer_bounds(std::size_t axis) const;
   detail::SetupImpl& impl_;
   Settings settings_;
 };
@@ -161,7 +224,7 @@ class Task {
   Task(const Task&) = delete;  // valid only during compute()
   Task& operator=(const Task&) = delete;
   /// @brief The task's index in the job (stable across runs, resumes and rank counts).
-  [[nodiscard]] std::uint64_t index() const noexcept;
+  [[nodiscard]] std::uint64_t index() const noexcept { return index_; }
   /// @brief The value of parameter `name`: double (integer or real axes), std::int64_t or int
   /// (integer axes), std::string (text axes). A missing name or a mismatched kind throws Error,
   /// which fails this task with a message naming the axis (use Setup::require_param to refuse
@@ -171,20 +234,42 @@ class Task {
     static_assert(sizeof(T) == 0, "param<T>: T is double, std::int64_t, int or std::string");
     return T{};
   }
+  /// @brief The value of a parameter through a handle from Setup::param<T>: no lookup, no check
+  /// beyond the handle's own (the job was checked when the handle was made).
+  template <class T>
+  [[nodiscard]] T param(const Param<T>& axis) const {
+    if constexpr (std::is_same_v<T, double>) {
+      return real_at(axis.axis());
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      return text_at(axis.axis());
+    } else {
+      return static_cast<T>(integer_at(axis.axis()));
+    }
+  }
   /// @brief The task's values of a declared field (values_per_task() elements, pre-zeroed).
   template <class T>
   [[nodiscard]] std::span<T> out(const Output<T>& field) const {
-    return {static_cast<T*>(slot(field.index())), field.values_per_task()};
+    if (field.index() >= n_fields_) {
+      undeclared_output();
+    }
+    return {reinterpret_cast<T*>(slots_[field.index()]), field.values_per_task()};
   }
 
  private:
   friend class detail::TaskImpl;
-  explicit Task(const detail::TaskImpl& impl) : impl_(impl) {}
-  [[nodiscard]] void* slot(std::size_t field) const;
+  Task(const detail::TaskImpl& impl, std::uint64_t index, std::byte* const* slots, std::size_t n_fields)
+      : index_(index), slots_(slots), n_fields_(n_fields), impl_(impl) {}
+  [[noreturn]] void undeclared_output() const;
   [[nodiscard]] double real_param(std::string_view name) const;
   [[nodiscard]] std::int64_t integer_param(std::string_view name) const;
   [[nodiscard]] int int_param(std::string_view name) const;  // an Error when the value does not fit
   [[nodiscard]] const std::string& text_param(std::string_view name) const;
+  [[nodiscard]] double real_at(std::size_t axis) const;
+  [[nodiscard]] std::int64_t integer_at(std::size_t axis) const;
+  [[nodiscard]] const std::string& text_at(std::size_t axis) const;
+  std::uint64_t index_;          // the hot accessors (index, out) are inline: a task may take
+  std::byte* const* slots_;      // nanoseconds, and 10^7 of them run per second
+  std::size_t n_fields_;
   const detail::TaskImpl& impl_;
 };
 

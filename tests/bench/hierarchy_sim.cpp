@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   // The synthetic app's own cost model, drawn once: every case sees the same task costs.
   const taskfarm::job::JobSpec spec = taskfarm::job::parse_job(
       "[job]\napp = \"synthetic\"\n[app]\ndistribution = \"lognormal\"\nmean_ms = 1.0\nspread = 1.0\n", "bench");
-  const auto model = taskfarm::app::CostModel::from_settings(spec.app_settings, n);
+  const auto model = taskfarm::app::CostModel::from_settings(spec.app_settings.view(), n);
   std::vector<double> costs(n);
   for (TaskIndex t = 0; t < n; ++t) {
     costs[t] = model.seconds(t);

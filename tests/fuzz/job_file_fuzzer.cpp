@@ -7,14 +7,15 @@
 
 #include "mandelbrot/mandelbrot.hpp"
 #include "synthetic/synthetic.hpp"
+#include "taskfarm/api/adapt.hpp"
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/job/job_spec.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const taskfarm::app::Registry registry = [] {
     taskfarm::app::Registry r;
-    taskfarm::apps::register_mandelbrot(r);
-    taskfarm::apps::register_synthetic(r);
+    r.add(taskfarm::detail::adapt(taskfarm::apps::mandelbrot()));
+    r.add(taskfarm::detail::adapt(taskfarm::apps::synthetic()));
     return r;
   }();
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -15,6 +15,7 @@
 #include "mandelbrot/mandelbrot.hpp"
 #include "mpi_testing.hpp"
 #include "synthetic/synthetic.hpp"
+#include "taskfarm/api/adapt.hpp"
 #include "taskfarm/app/cost_model.hpp"
 #include "taskfarm/cli/output_file.hpp"
 #include "taskfarm/farm/farm.hpp"
@@ -55,8 +56,8 @@ class FailsOnce final : public app::Kernel {
 
 app::Registry registry() {
   app::Registry r;
-  apps::register_mandelbrot(r);
-  apps::register_synthetic(r);
+  r.add(detail::adapt(apps::mandelbrot()));
+  r.add(detail::adapt(apps::synthetic()));
   r.add({"flaky", "fails on tasks 3 mod 7", [](app::KernelContext&) { return std::make_unique<Flaky>(); }});
   r.add({"fails_once", "fails once on tasks 3 mod 7", [](app::KernelContext&) { return std::make_unique<FailsOnce>(); }});
   return r;
@@ -133,7 +134,7 @@ TEST_P(FarmPolicyTest, every_task_exactly_once_with_its_own_result) {
     f.read_tasks(0, {0, n}, seconds.data());
     f.read_tasks(f.state_column(), {0, n}, state.data());
     const job::JobSpec spec = job::parse_job(text, "test.toml");
-    const app::CostModel model = app::CostModel::from_settings(spec.app_settings, n);
+    const app::CostModel model = app::CostModel::from_settings(spec.app_settings.view(), n);
     for (TaskIndex t = 0; t < n; ++t) {
       ok = ok && state[t] == 1 && seconds[t] == model.seconds(t);
     }

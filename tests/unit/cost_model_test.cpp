@@ -12,7 +12,7 @@ namespace {
 
 CostModel model(const std::string& app_table, TaskIndex n = 200000) {
   const job::JobSpec spec = job::parse_job("[job]\napp = \"synthetic\"\n[app]\n" + app_table, "job.toml");
-  return CostModel::from_settings(spec.app_settings, n);
+  return CostModel::from_settings(spec.app_settings.view(), n);
 }
 
 struct Moments {

@@ -5,6 +5,7 @@
 
 #include "mandelbrot/mandelbrot.hpp"
 #include "synthetic/synthetic.hpp"
+#include "taskfarm/api/adapt.hpp"
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/job/job_spec.hpp"
 
@@ -16,8 +17,8 @@ std::string error_of(const std::string& text) {
   try {
     JobSpec spec = parse_job(text, "job.toml");
     app::Registry registry;
-    apps::register_mandelbrot(registry);
-    apps::register_synthetic(registry);
+    registry.add(detail::adapt(apps::mandelbrot()));
+    registry.add(detail::adapt(apps::synthetic()));
     (void)registry.instantiate(spec, 0);
   } catch (const InputError& e) {
     return e.what();

@@ -18,6 +18,7 @@
 
 #include "mandelbrot/mandelbrot.hpp"
 #include "synthetic/synthetic.hpp"
+#include "taskfarm/api/adapt.hpp"
 #include "taskfarm/cli/simulate_command.hpp"
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/io/results_file.hpp"
@@ -567,8 +568,8 @@ class SimulateCommandTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / ("taskfarm_sim_" + std::to_string(getpid()) + "_" +
                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
-    apps::register_mandelbrot(registry_);
-    apps::register_synthetic(registry_);
+    registry_.add(detail::adapt(apps::mandelbrot()));
+    registry_.add(detail::adapt(apps::synthetic()));
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "taskfarm/api/adapt.hpp"
 #include "taskfarm/app/registry.hpp"
 #include "taskfarm/cli/cli.hpp"
 #include "taskfarm/core/element_type.hpp"
@@ -38,7 +39,7 @@ class TaskImpl {
  public:
   TaskImpl(TaskIndex index, const job::ParamSpace& params, const app::TaskOutput& out, std::size_t n_fields)
       : index_(index), params_(params), out_(out), n_fields_(n_fields) {}
-  Task task() const { return Task(*this); }
+  Task task() const { return Task(*this, index_, out_.slots(), n_fields_); }
 
   /// The axis `name`, or an Error that fails the task and names the axes there are.
   std::size_t axis(std::string_view name) const {
@@ -89,23 +90,6 @@ class Adapter final : public app::Kernel {
 using detail::SetupImpl;
 using detail::TaskImpl;
 
-// -- Settings: the job's [app] table ------------------------------------------------------------------
-
-bool Settings::has(std::string_view key) const { return impl_.has(key); }
-std::int64_t Settings::integer(std::string_view key, std::optional<std::int64_t> fallback) const {
-  return impl_.integer(key, fallback);
-}
-double Settings::real(std::string_view key, std::optional<double> fallback) const { return impl_.real(key, fallback); }
-bool Settings::flag(std::string_view key, std::optional<bool> fallback) const { return impl_.flag(key, fallback); }
-std::string Settings::text(std::string_view key, std::optional<std::string> fallback) const {
-  return impl_.text(key, std::move(fallback));
-}
-std::vector<double> Settings::reals(std::string_view key, std::optional<std::vector<double>> fallback) const {
-  return impl_.reals(key, std::move(fallback));
-}
-std::string Settings::input_path(std::string_view key) const { return impl_.input_path(key); }
-void Settings::fail(std::string_view key, std::string_view message) const { impl_.fail(key, message); }
-
 // -- Setup ----------------------------------------------------------------------------------------------
 
 Setup::Setup(SetupImpl& impl) : impl_(impl), settings_(impl.context_.settings) {}
@@ -127,37 +111,71 @@ std::size_t Setup::declare(std::string name, Type type, std::vector<std::uint64_
 
 bool Setup::has_param(std::string_view name) const { return impl_.context_.params.find(name).has_value(); }
 
-void Setup::require_param(std::string_view name, ParamKind kind) const {
+void Setup::default_params(std::string name, std::int64_t begin, std::int64_t end) {
+  job::ParamSpace& params = impl_.context_.params;
+  if (params.empty()) {
+    params = job::ParamSpace({job::Axis::integer_range(std::move(name), begin, end)}, job::Combine::product);
+  }
+}
+
+std::uint64_t Setup::tasks() const noexcept { return impl_.context_.params.size(); }
+
+void Setup::fail_param(std::string_view name, std::string_view message) const {
+  throw InputError(fmt::format("{}: [params] {}: {}", impl_.context_.source, name, message));
+}
+
+std::size_t Setup::resolve(std::string_view name, Holds holds) const {
   const job::ParamSpace& params = impl_.context_.params;
+  const char* wanted = holds == Holds::real ? "numeric" : holds == Holds::text ? "text" : "integer";
   const auto axis = params.find(name);
-  const char* wanted = kind == ParamKind::integer ? "integer"
-                       : kind == ParamKind::real  ? "real"
-                       : kind == ParamKind::text  ? "text"
-                                                  : "numeric";
   if (!axis) {
-    throw InputError(fmt::format("{}: [params] {}: missing; app needs a parameter axis '{}' of {} values",
-                                 impl_.context_.source, name, name, wanted));
+    fail_param(name, fmt::format("missing; app needs a parameter axis '{}' of {} values", name, wanted));
   }
   const job::Axis::Kind k = params.axes()[*axis].kind();
-  const bool ok = kind == ParamKind::integer ? k == job::Axis::Kind::integer
-                  : kind == ParamKind::real  ? k == job::Axis::Kind::real
-                  : kind == ParamKind::text  ? k == job::Axis::Kind::text
-                                             : k != job::Axis::Kind::text;
+  const bool ok = holds == Holds::real   ? k != job::Axis::Kind::text
+                  : holds == Holds::text ? k == job::Axis::Kind::text
+                                         : k == job::Axis::Kind::integer;
   if (!ok) {
-    throw InputError(fmt::format("{}: [params] {}: expected {} values, got {}", impl_.context_.source, name, wanted,
-                                 TaskImpl::kind_name(k)));
+    fail_param(name, fmt::format("expected {} values, got {}", wanted, TaskImpl::kind_name(k)));
+  }
+  if (holds == Holds::int32 && params.axes()[*axis].size() > 0) {
+    const auto [lo, hi] = params.axes()[*axis].integer_bounds();
+    for (const std::int64_t v : {lo, hi}) {
+      if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
+        fail_param(name, fmt::format("value {} does not fit an int (the kernel reads it as int)", v));
+      }
+    }
+  }
+  return *axis;
+}
+
+std::pair<double, double> Setup::real_bounds(std::size_t axis) const {
+  return impl_.context_.params.axes().at(axis).real_bounds();
+}
+
+std::pair<std::int64_t, std::int64_t> Setup::integer_bounds(std::size_t axis) const {
+  return impl_.context_.params.axes().at(axis).integer_bounds();
+}
+
+void Setup::require_param(std::string_view name, ParamKind kind) const {
+  if (kind != ParamKind::real) {  // the others are what param<T>() accepts
+    (void)resolve(name, kind == ParamKind::integer ? Holds::integer : kind == ParamKind::text ? Holds::text : Holds::real);
+    return;
+  }
+  const job::ParamSpace& params = impl_.context_.params;
+  const auto axis = params.find(name);
+  if (!axis) {
+    fail_param(name, fmt::format("missing; app needs a parameter axis '{}' of real values", name));
+  }
+  if (const job::Axis::Kind k = params.axes()[*axis].kind(); k != job::Axis::Kind::real) {
+    fail_param(name, fmt::format("expected real values, got {}", TaskImpl::kind_name(k)));
   }
 }
 
 // -- Task -------------------------------------------------------------------------------------------------
 
-std::uint64_t Task::index() const noexcept { return impl_.index_; }
-
-void* Task::slot(std::size_t field) const {
-  if (field >= impl_.n_fields_) {
-    throw Error(fmt::format("task {}: an output handle that was never declared (Setup::field)", impl_.index_));
-  }
-  return impl_.out_.field<std::byte>(field);
+void Task::undeclared_output() const {
+  throw Error(fmt::format("task {}: an output handle that was never declared (Setup::field)", impl_.index_));
 }
 
 int Task::int_param(std::string_view name) const {
@@ -193,20 +211,45 @@ const std::string& Task::text_param(std::string_view name) const {
   return impl_.params_.text(a, impl_.index_);
 }
 
+double Task::real_at(std::size_t axis) const {
+  if (axis >= impl_.params_.axes().size()) {
+    throw Error(fmt::format("task {}: a parameter handle that was never resolved (Setup::param)", impl_.index_));
+  }
+  return impl_.params_.real(axis, impl_.index_);
+}
+
+std::int64_t Task::integer_at(std::size_t axis) const {
+  if (axis >= impl_.params_.axes().size()) {
+    throw Error(fmt::format("task {}: a parameter handle that was never resolved (Setup::param)", impl_.index_));
+  }
+  return impl_.params_.integer(axis, impl_.index_);
+}
+
+const std::string& Task::text_at(std::size_t axis) const {
+  if (axis >= impl_.params_.axes().size()) {
+    throw Error(fmt::format("task {}: a parameter handle that was never resolved (Setup::param)", impl_.index_));
+  }
+  return impl_.params_.text(axis, impl_.index_);
+}
+
 // -- main -----------------------------------------------------------------------------------------------
+
+app::AppInfo detail::adapt(App a) {
+  return {a.name, a.summary, [make = std::move(a.make)](app::KernelContext& context) {
+            SetupImpl impl(context);
+            std::unique_ptr<taskfarm::Kernel> user = make(impl.setup());
+            if (impl.fields_.empty()) {
+              throw Error("the app declared no result field (Setup::field)");
+            }
+            return std::unique_ptr<app::Kernel>(
+                new detail::Adapter(std::move(user), std::move(impl.fields_), context.params));
+          }};
+}
 
 int main(int argc, char** argv, std::vector<App> apps) {
   app::Registry registry;
   for (App& a : apps) {
-    registry.add({a.name, a.summary, [make = std::move(a.make)](app::KernelContext& context) {
-                    SetupImpl impl(context);
-                    std::unique_ptr<taskfarm::Kernel> user = make(impl.setup());
-                    if (impl.fields_.empty()) {
-                      throw Error("the app declared no result field (Setup::field)");
-                    }
-                    return std::unique_ptr<app::Kernel>(
-                        new detail::Adapter(std::move(user), std::move(impl.fields_), context.params));
-                  }});
+    registry.add(detail::adapt(std::move(a)));
   }
   return cli::main(argc, argv, registry);
 }

@@ -65,7 +65,7 @@ double standard_gamma(double k, std::uint64_t& state) {
   }
 }
 
-std::vector<double> read_costs_file(const job::Settings& s, const std::string& path) {
+std::vector<double> read_costs_file(const taskfarm::Settings& s, const std::string& path) {
   std::string text;
   try {
     text = job::read_input_file(path, std::uint64_t{1} << 30, "costs file");
@@ -99,7 +99,7 @@ std::vector<double> read_costs_file(const job::Settings& s, const std::string& p
   return out;
 }
 
-std::vector<double> read_replay(const job::Settings& s, const std::string& path) {
+std::vector<double> read_replay(const taskfarm::Settings& s, const std::string& path) {
   try {
     const io::ResultsFile file = io::ResultsFile::open(path);
     std::vector<double> out(file.n_tasks());
@@ -119,7 +119,7 @@ std::uint64_t CostModel::splitmix64(std::uint64_t& state) noexcept {
   return z ^ (z >> 31);
 }
 
-CostModel CostModel::from_settings(const job::Settings& s, TaskIndex n_tasks) {
+CostModel CostModel::from_settings(const taskfarm::Settings& s, TaskIndex n_tasks) {
   CostModel m;
   m.n_tasks_ = n_tasks;
   const std::string name = s.text("distribution", "constant");

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "taskfarm/core/task_range.hpp"
-#include "taskfarm/job/settings.hpp"
+#include "taskfarm/taskfarm.hpp"
 
 namespace taskfarm::app {
 
@@ -18,7 +18,7 @@ class CostModel {
 
   /// @brief Reads `[app]` (distribution, mean_ms, spread, seed, heavy_fraction, heavy_ratio,
   /// costs_file, replay); validation errors name the key.
-  static CostModel from_settings(const job::Settings& settings, TaskIndex n_tasks);
+  static CostModel from_settings(const taskfarm::Settings& settings, TaskIndex n_tasks);
 
   /// @brief Seconds task `task` costs.
   [[nodiscard]] double seconds(TaskIndex task) const { return seconds(task, mean_, spread_, seed_); }

@@ -26,6 +26,8 @@ class TaskOutput {
   [[nodiscard]] T* field(std::size_t f) const noexcept {
     return reinterpret_cast<T*>(slots_[f]);
   }
+  /// @brief One pointer per field, in schema order.
+  [[nodiscard]] std::byte* const* slots() const noexcept { return slots_; }
 
  private:
   std::byte* const* slots_;

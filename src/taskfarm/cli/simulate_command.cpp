@@ -68,7 +68,7 @@ std::vector<double> replayed_costs(const std::string& path, TaskIndex n_tasks, c
 /// model's settings sweep them per task).
 schedule::TaskCost synthetic_costs(const job::JobSpec& spec) {
   auto model = std::make_shared<const app::CostModel>(
-      app::CostModel::from_settings(spec.app_settings, std::max<TaskIndex>(1, spec.params.size())));
+      app::CostModel::from_settings(spec.app_settings.view(), std::max<TaskIndex>(1, spec.params.size())));
   auto params = std::make_shared<const job::ParamSpace>(spec.params);
   const auto mean_axis = params->find("mean_ms");
   const auto spread_axis = params->find("spread");

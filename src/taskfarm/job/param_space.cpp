@@ -86,6 +86,23 @@ std::pair<std::int64_t, std::int64_t> Axis::integer_bounds() const {
   return {std::min(first, last), std::max(first, last)};
 }
 
+std::pair<double, double> Axis::real_bounds() const {
+  if (kind_ == Kind::integer) {
+    const auto [lo, hi] = integer_bounds();
+    return {static_cast<double>(lo), static_cast<double>(hi)};
+  }
+  if (kind_ != Kind::real || size_ == 0) {
+    throw Error(fmt::format("axis '{}' has no numeric bounds", name_));
+  }
+  if (gen_ == Generator::list) {
+    const auto [lo, hi] = std::minmax_element(reals_.begin(), reals_.end());
+    return {*lo, *hi};
+  }
+  const double first = real_at(0);  // linspace and logspace are monotone
+  const double last = real_at(size_ - 1);
+  return {std::min(first, last), std::max(first, last)};
+}
+
 double Axis::real_at(std::uint64_t i) const {
   switch (kind_) {
     case Kind::integer:

@@ -35,6 +35,8 @@ class Axis {
   [[nodiscard]] std::int64_t integer_at(std::uint64_t i) const;
   /// @brief Smallest and largest value of an integer axis: O(1) for ranges, a scan for lists.
   [[nodiscard]] std::pair<std::int64_t, std::int64_t> integer_bounds() const;
+  /// @brief Smallest and largest value of a numeric axis, as reals.
+  [[nodiscard]] std::pair<double, double> real_bounds() const;
   /// @brief i-th value as a real (integer axes convert).
   [[nodiscard]] double real_at(std::uint64_t i) const;
   /// @brief i-th value of a text axis.

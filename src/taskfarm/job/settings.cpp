@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "taskfarm/core/error.hpp"
+#include "taskfarm/taskfarm.hpp"
 
 namespace taskfarm::job {
 
@@ -185,3 +186,26 @@ void Settings::reject_unknown() const {
 }
 
 }  // namespace taskfarm::job
+
+// -- The public view (taskfarm/taskfarm.hpp): the same accessors, for kernels --------------------------
+
+namespace taskfarm {
+
+taskfarm::Settings job::Settings::view() const { return taskfarm::Settings(*this); }
+
+bool Settings::has(std::string_view key) const { return impl_.has(key); }
+std::int64_t Settings::integer(std::string_view key, std::optional<std::int64_t> fallback) const {
+  return impl_.integer(key, fallback);
+}
+double Settings::real(std::string_view key, std::optional<double> fallback) const { return impl_.real(key, fallback); }
+bool Settings::flag(std::string_view key, std::optional<bool> fallback) const { return impl_.flag(key, fallback); }
+std::string Settings::text(std::string_view key, std::optional<std::string> fallback) const {
+  return impl_.text(key, std::move(fallback));
+}
+std::vector<double> Settings::reals(std::string_view key, std::optional<std::vector<double>> fallback) const {
+  return impl_.reals(key, std::move(fallback));
+}
+std::string Settings::input_path(std::string_view key) const { return impl_.input_path(key); }
+void Settings::fail(std::string_view key, std::string_view message) const { impl_.fail(key, message); }
+
+}  // namespace taskfarm

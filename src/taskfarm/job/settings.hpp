@@ -9,6 +9,10 @@
 #include <variant>
 #include <vector>
 
+namespace taskfarm {
+class Settings;  // the public view (taskfarm/taskfarm.hpp)
+}  // namespace taskfarm
+
 namespace taskfarm::job {
 
 /// @brief One scalar value of a job file: integer, real, boolean or string.
@@ -54,6 +58,9 @@ class Settings {
   [[noreturn]] void fail(std::string_view key, std::string_view message) const;
   /// @brief "file:line: [section] key" (no line when the key is absent): where fail() points.
   [[nodiscard]] std::string where(std::string_view key) const;
+
+  /// @brief This table as a kernel sees it (taskfarm::Settings, the public API's view).
+  [[nodiscard]] taskfarm::Settings view() const;
 
   /// @brief Throws an InputError naming the first key that no accessor read.
   void reject_unknown() const;
