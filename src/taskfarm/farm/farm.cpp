@@ -99,16 +99,14 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
   }
 
   quiet_barrier(world);
-  const std::array<double, 5> mine{static_cast<double>(stats.tasks), static_cast<double>(stats.chunks),
-                                   stats.busy_seconds, stats.cpu_seconds, stats.peak_rss_mib};
-  std::vector<double> all(world.rank() == 0 ? mine.size() * static_cast<std::size_t>(world.size()) : 0);
-  boost::mpi::gather(world, mine.data(), static_cast<int>(mine.size()), all.data(), 0);
+  std::vector<RankStats> all;
+  boost::mpi::gather(world, stats, all, 0);
   if (world.rank() == 0) {
     std::vector<io::RankRow> rows;
     for (int r = 0; r < world.size(); ++r) {
-      const double* v = all.data() + 5 * r;
-      rows.push_back({r, hosts[static_cast<std::size_t>(r)], static_cast<std::uint64_t>(v[0]),
-                      static_cast<std::uint64_t>(v[1]), v[2], v[3], v[4]});
+      const RankStats& v = all[static_cast<std::size_t>(r)];
+      rows.push_back({r, hosts[static_cast<std::size_t>(r)], v.tasks, v.chunks, v.busy_seconds, v.cpu_seconds,
+                      v.peak_rss_mib});
     }
     file->write_ranks(rows);
     if (options.fsync) {
@@ -132,12 +130,7 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
       file->flush();
     }
   }
-  std::array<std::uint64_t, 4> counts{result.done, result.failed, result.pending, result.stopped_by_signal ? 1U : 0U};
-  boost::mpi::broadcast(world, counts.data(), 4, 0);
-  result.done = counts[0];
-  result.failed = counts[1];
-  result.pending = counts[2];
-  result.stopped_by_signal = counts[3] != 0;
+  boost::mpi::broadcast(world, result, 0);
   return result;
 }
 

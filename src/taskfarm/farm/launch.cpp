@@ -30,6 +30,18 @@ int launcher_rank() {
   return -1;
 }
 
+/// What rank 0 tells every rank after preparing: go (code 0) with the job's text, or stop with
+/// `code`. The job travels as its TOML text, so every rank parses the same spec the same way.
+struct JobMessage {
+  int code = 0;
+  std::string text;
+  std::string source;
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar & code & text & source;
+  }
+};
+
 }  // namespace
 
 void print_error(const std::string& message) {
@@ -56,35 +68,35 @@ int launch(const std::function<Prepared(int n_ranks)>& prepare, const FarmOption
   const std::string host = boost::mpi::environment::processor_name();
 
   install_stop_handlers();  // before preparing: a stop while creating the output must be heard
-  int code = 0;
+  JobMessage message;
   std::string error;
   Prepared prepared;
   if (world.rank() == 0) {
     try {
       prepared = prepare(world.size());
+      message.text = prepared.text;
+      message.source = prepared.source;
     } catch (const Interrupted& e) {
       error = fmt::format("{}; nothing was written", e.what());
-      code = static_cast<int>(ExitCode::interrupted);
+      message.code = static_cast<int>(ExitCode::interrupted);
     } catch (const InputError& e) {
       error = e.what();
-      code = static_cast<int>(ExitCode::bad_input);
+      message.code = static_cast<int>(ExitCode::bad_input);
     } catch (const std::exception& e) {
       error = e.what();
-      code = static_cast<int>(ExitCode::internal);
+      message.code = static_cast<int>(ExitCode::internal);
     }
   }
-  boost::mpi::broadcast(world, code, 0);
-  if (code != 0) {
+  boost::mpi::broadcast(world, message, 0);
+  if (message.code != 0) {
     if (world.rank() == 0) {
       print_error(error);
     }
-    return code;
+    return message.code;
   }
-  boost::mpi::broadcast(world, prepared.text, 0);
-  boost::mpi::broadcast(world, prepared.source, 0);
 
   try {
-    job::JobSpec spec = job::parse_job(prepared.text, prepared.source);
+    job::JobSpec spec = job::parse_job(message.text, message.source);
     auto kernel = registry.instantiate(spec, world.rank());
     const FarmResult result = run_farm(world, spec, *kernel, prepared.file.get(), options, prepared.plan);
     prepared.file.reset();  // closed (and unlocked) before we report

@@ -32,6 +32,10 @@ struct RankStats {
   double busy_seconds = 0.0;
   double cpu_seconds = 0.0;
   double peak_rss_mib = 0.0;
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {  // Boost.Serialization: gathered on rank 0
+    ar & tasks & chunks & busy_seconds & cpu_seconds & peak_rss_mib;
+  }
 };
 
 /// @brief How the run ended (meaningful on rank 0).
@@ -42,6 +46,10 @@ struct FarmResult {
   bool stopped_by_signal = false;
   double wall_seconds = 0.0;
   double master_cpu_seconds = 0.0;
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {  // Boost.Serialization: broadcast from rank 0
+    ar & done & failed & pending & stopped_by_signal & wall_seconds & master_cpu_seconds;
+  }
   /// @brief The process exit code this outcome maps to (README: exit codes).
   [[nodiscard]] ExitCode exit_code() const noexcept {
     if (pending > 0 && stopped_by_signal) {
