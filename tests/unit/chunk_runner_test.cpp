@@ -12,6 +12,8 @@
 #include "taskfarm/farm/chunk_runner.hpp"
 #include "taskfarm/farm/protocol.hpp"
 #include "taskfarm/io/results_file.hpp"
+#include "taskfarm/job/param_space.hpp"
+#include "taskfarm/job/task_order.hpp"
 
 namespace taskfarm::farm {
 namespace {
@@ -31,6 +33,45 @@ class Spinner final : public app::Kernel {
     }
   }
 };
+
+const job::TaskOrder identity_(1000);  // the default order: position p runs task p
+
+/// Records the tasks it computes; task 1 throws.
+class Recorder final : public app::Kernel {
+ public:
+  std::vector<app::Field> schema() const override { return {{"task", ElementType::i64, {}, "", ""}}; }
+  void compute(TaskIndex task, const app::TaskOutput& out) override {
+    seen.push_back(task);
+    out.field<std::int64_t>(0)[0] = static_cast<std::int64_t>(task);
+    if (task == 1) {
+      throw std::runtime_error("one");
+    }
+  }
+  std::vector<TaskIndex> seen;
+};
+
+// The runner is handed positions and gives the kernel task indices: under "reverse" over 6 tasks,
+// positions 2..5 are tasks 3, 2, 1, 0; the failure of task 1 is reported at its position, 4, which
+// is what the master counts retries by and the writer turns back into task 1.
+TEST(ChunkRunnerTest, computes_the_task_at_each_position_and_reports_failures_by_position) {
+  job::ParamSpace params({job::Axis::integer_range("i", 0, 6)}, job::Combine::product);
+  const job::TaskOrder reverse = job::TaskOrder::build(job::parse_order("reverse", "test"), params);
+  Recorder kernel;
+  ChunkRunner runner(kernel, {8}, reverse);
+  ReportBuilder report({8});
+  ASSERT_EQ(runner.run({2, 6}, report, now_seconds() + 60.0), 6U);
+  EXPECT_EQ(kernel.seen, (std::vector<TaskIndex>{3, 2, 1, 0}));
+  const std::vector<std::byte> bytes = report.take(0, 0);
+  const Report r = decode_report(bytes, std::vector<std::size_t>{8});
+  ASSERT_EQ(r.pieces.size(), 1U);
+  EXPECT_EQ(r.pieces[0].range, (TaskRange{2, 6}));  // the piece is filed by positions, as the chunk was
+  const auto* values = reinterpret_cast<const std::int64_t*>(r.pieces[0].fields[0]);
+  EXPECT_EQ(values[0], 3);
+  EXPECT_EQ(values[3], 0);
+  ASSERT_EQ(r.failures.size(), 1U);
+  EXPECT_EQ(r.failures[0].position, Position{4});
+  EXPECT_EQ(reverse.task(r.failures[0].position), 1U);
+}
 
 // No test compares the start-up rate (TickClock::nominal_seconds_per_tick(), 2 ms against
 // steady_clock) with a later measurement: a stall between two of its clock reads moves it by any
@@ -73,7 +114,7 @@ TEST(TickCalibrationTest, rate_is_seconds_over_ticks_since_construction) {
 TEST(ChunkRunnerTest, times_every_task_in_seconds_and_keeps_exact_moments) {
   Spinner kernel;
   const double t0 = now_seconds();  // before the runner: its calibration's origin is inside the wall time
-  ChunkRunner runner(kernel, {8});
+  ChunkRunner runner(kernel, {8}, identity_);
   ReportBuilder report({8});
   const TaskIndex reached = runner.run({0, 8}, report, now_seconds() + 60.0);
   const double wall = now_seconds() - t0;
@@ -110,7 +151,7 @@ TEST(ChunkRunnerTest, times_every_task_in_seconds_and_keeps_exact_moments) {
 TEST(ChunkRunnerTest, stops_at_the_deadline_after_at_least_one_task) {
   Spinner kernel;
   const double t0 = now_seconds();
-  ChunkRunner runner(kernel, {8});
+  ChunkRunner runner(kernel, {8}, identity_);
   ReportBuilder report({8});
   // Already past: one task, then stop.
   EXPECT_EQ(runner.run({10, 20}, report, now_seconds() - 1.0), 11U);
@@ -141,7 +182,7 @@ TEST(ChunkRunnerTest, stops_at_the_deadline_after_at_least_one_task) {
 TEST(ChunkRunnerTest, a_stop_request_ends_the_piece_after_the_current_task) {
   Spinner kernel;
   std::atomic<int> stop{1};
-  ChunkRunner runner(kernel, {8}, &stop);
+  ChunkRunner runner(kernel, {8}, identity_, &stop);
   ReportBuilder report({8});
   EXPECT_EQ(runner.run({0, 10}, report, now_seconds() + 60.0), 1U);
 }

@@ -24,7 +24,7 @@ TEST(ReportTest, round_trips_pieces_chunks_and_failures) {
   }
   b.add_piece({20, 21}).seconds[0] = 7.0;
   b.add_chunk({{10, 12}, 1.0, 2.0, 3.0, 1.0, 0.5, 0.25});
-  b.add_failure(11, 1, "boom: bad input");
+  b.add_failure(Position{11}, 1, "boom: bad input");
   const std::vector<std::byte> bytes = b.take(3, ReportHeader::kFinal);
   EXPECT_TRUE(b.empty());
 
@@ -43,7 +43,7 @@ TEST(ReportTest, round_trips_pieces_chunks_and_failures) {
   ASSERT_EQ(r.chunks.size(), 1U);
   EXPECT_EQ(r.chunks[0].task_variance, 0.25);
   ASSERT_EQ(r.failures.size(), 1U);
-  EXPECT_EQ(r.failures[0].task, 11U);
+  EXPECT_EQ(r.failures[0].position, Position{11});
   EXPECT_EQ(r.failures[0].message, "boom: bad input");
   for (const PieceView& p : r.pieces) {  // columns stay 8-byte aligned for in-place computing
     for (const std::byte* f : p.fields) {

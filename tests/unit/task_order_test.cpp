@@ -27,7 +27,7 @@ TaskOrder sorted_by(const std::string& order_text, const ParamSpace& params) {
 std::vector<TaskIndex> all_tasks(const TaskOrder& order) {
   std::vector<TaskIndex> out;
   for (TaskIndex p = 0; p < order.size(); ++p) {
-    out.push_back(order.task(p));
+    out.push_back(order.task(Position{p}));
   }
   return out;
 }
@@ -64,7 +64,7 @@ TEST(OrderSpecTest, check_order_prefixes_expression_errors_with_where) {
 TEST(TaskOrderTest, identity_and_reverse_are_one_run) {
   const TaskOrder id(10);
   EXPECT_TRUE(id.is_identity());
-  EXPECT_EQ(id.task(7), 7U);
+  EXPECT_EQ(id.task(Position{7}), 7U);
   std::vector<TaskOrder::Run> runs;
   id.runs({2, 9}, runs);
   ASSERT_EQ(runs.size(), 1U);

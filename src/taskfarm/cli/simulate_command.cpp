@@ -188,7 +188,7 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
 
   const job::TaskOrder order = job::TaskOrder::build(spec.schedule.order, spec.params);
   if (!order.is_identity()) {  // the simulator hands out positions, as the farm does
-    cost = [order, by_task = std::move(cost)](TaskIndex position) { return by_task(order.task(position)); };
+    cost = [order, by_task = std::move(cost)](TaskIndex position) { return by_task(order.task(Position{position})); };
   }
   const schedule::SimResult r = schedule::simulate(config, n, cost);
 

@@ -10,8 +10,9 @@
 
 namespace taskfarm::farm {
 
-ChunkRunner::ChunkRunner(app::Kernel& kernel, std::vector<std::size_t> field_bytes, const std::atomic<int>* stop)
-    : kernel_(kernel), field_bytes_(std::move(field_bytes)), slots_(field_bytes_.size()), stop_(stop) {}
+ChunkRunner::ChunkRunner(app::Kernel& kernel, std::vector<std::size_t> field_bytes, const job::TaskOrder& order,
+                         const std::atomic<int>* stop)
+    : kernel_(kernel), order_(order), field_bytes_(std::move(field_bytes)), slots_(field_bytes_.size()), stop_(stop) {}
 
 TaskIndex ChunkRunner::run(TaskRange part, ReportBuilder& report, double deadline) {
   PieceSlots piece = report.add_piece(part);
@@ -31,13 +32,13 @@ TaskIndex ChunkRunner::run(TaskRange part, ReportBuilder& report, double deadlin
     }
     std::uint8_t state = static_cast<std::uint8_t>(io::TaskState::done);
     try {
-      kernel_.compute(i, app::TaskOutput(slots_.data()));
+      kernel_.compute(order_.task(Position{i}), app::TaskOutput(slots_.data()));
     } catch (const std::exception& e) {
       state = static_cast<std::uint8_t>(io::TaskState::failed);
-      report.add_failure(i, 1, e.what());
+      report.add_failure(Position{i}, 1, e.what());
     } catch (...) {
       state = static_cast<std::uint8_t>(io::TaskState::failed);
-      report.add_failure(i, 1, "unknown exception");
+      report.add_failure(Position{i}, 1, "unknown exception");
     }
     if (state != static_cast<std::uint8_t>(io::TaskState::done)) {
       ++failures_;

@@ -10,6 +10,7 @@
 #include "taskfarm/core/tick_clock.hpp"
 #include "taskfarm/core/task_range.hpp"
 #include "taskfarm/farm/protocol.hpp"
+#include "taskfarm/job/task_order.hpp"
 
 namespace taskfarm::farm {
 
@@ -18,9 +19,11 @@ namespace taskfarm::farm {
 class ChunkRunner {
  public:
   /// @param stop when non-null and non-zero after a task, run() returns (a stop was requested)
-  ChunkRunner(app::Kernel& kernel, std::vector<std::size_t> field_bytes, const std::atomic<int>* stop = nullptr);
+  /// @param order maps the positions run() is given to the task indices the kernel computes
+  ChunkRunner(app::Kernel& kernel, std::vector<std::size_t> field_bytes, const job::TaskOrder& order,
+              const std::atomic<int>* stop = nullptr);
 
-  /// @brief Computes tasks of `part` in order until its end, until `deadline` (steady seconds)
+  /// @brief Computes the tasks at the positions of `part`, in order, until its end, until `deadline` (steady seconds)
   /// has passed, or until a stop is requested, after at least one task. Returns the first task not
   /// computed.
   TaskIndex run(TaskRange part, ReportBuilder& report, double deadline);
@@ -35,6 +38,7 @@ class ChunkRunner {
   void to_seconds(double* ticks, TaskIndex n);
 
   app::Kernel& kernel_;
+  const job::TaskOrder& order_;
   std::vector<std::size_t> field_bytes_;
   std::vector<std::byte*> slots_;
   const std::atomic<int>* stop_;

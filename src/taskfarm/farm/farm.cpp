@@ -22,19 +22,6 @@ namespace taskfarm::farm {
 
 namespace {
 
-/// Runs schedule position p as task order.task(p): the one place a kernel learns the task order.
-class OrderedKernel final : public app::Kernel {
- public:
-  OrderedKernel(app::Kernel& inner, const job::TaskOrder& order) : inner_(inner), order_(order) {}
-  [[nodiscard]] std::vector<app::Field> schema() const override { return inner_.schema(); }
-  void compute(TaskIndex position, const app::TaskOutput& out) override { inner_.compute(order_.task(position), out); }
-  [[nodiscard]] bool results_follow_parameters() const override { return inner_.results_follow_parameters(); }
-
- private:
-  app::Kernel& inner_;
-  const job::TaskOrder& order_;
-};
-
 /// Waits until every rank has got here, sleeping between polls: a rank that finishes first must not
 /// spin in a blocking collective (Open MPI polls) on a core rank 0's writer needs for its last flush.
 void quiet_barrier(const boost::mpi::communicator& world) {
@@ -69,8 +56,6 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
   boost::mpi::gather(world, host, hosts, 0);
   // Every rank builds the same order from the same job; the identity (the default) wraps nothing.
   const job::TaskOrder order = job::TaskOrder::build(spec.schedule.order, spec.params);
-  OrderedKernel ordered(kernel, order);
-  app::Kernel& runner = order.is_identity() ? kernel : ordered;
 
   world.barrier();
   const double t0 = now_seconds();  // every rank's clock origin, within a barrier's skew
@@ -79,7 +64,7 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
   FarmResult result;
   if (world.rank() == 0) {
     const FarmPlan scheduled{order.positions_of(plan.pending), order.by_position(plan.attempts)};
-    Master master(world, spec, runner, *file, options, scheduled, t0, hosts, order);
+    Master master(world, spec, kernel, *file, options, scheduled, t0, hosts, order);
     result = master.run(stats);
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
@@ -94,7 +79,7 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
       stats.cpu_seconds = process_cpu_seconds();
       stats.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
     } else {
-      stats = Worker(world, runner, spec.schedule.prefetch, t0, topo.scheduler_of(world.rank())).run();
+      stats = Worker(world, kernel, order, spec.schedule.prefetch, t0, topo.scheduler_of(world.rank())).run();
     }
   }
 

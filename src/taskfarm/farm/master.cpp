@@ -100,6 +100,7 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
     : world_(world),
       spec_(spec),
       kernel_(kernel),
+      order_(order),
       file_(file),
       options_(options),
       t0_(t0),
@@ -133,16 +134,16 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
     dispatcher_.observe(report);
   }
   for (const FailureView& f : decode_failures(bytes)) {
-    const std::uint32_t attempt = ++attempts_[f.task];
-    item.failures.push_back({f.task, attempt, rank, hosts_.at(static_cast<std::size_t>(rank)), std::string(f.message)});
+    const std::uint32_t attempt = ++attempts_[f.position.value];  // keyed by position, as the plan's
+    item.failures.push_back({f.position, attempt, rank, hosts_.at(static_cast<std::size_t>(rank)), std::string(f.message)});
     if (spec_.fail_fast) {
-      item.failed.push_back(f.task);
+      item.failed.push_back(f.position);
       stopped_by_failure_ = true;
       request_stop();
     } else if (attempt <= spec_.retries && !stopping_.load()) {
-      dispatcher_.retry(f.task, worker);
+      dispatcher_.retry(f.position.value, worker);
     } else if (attempt > spec_.retries) {
-      item.failed.push_back(f.task);
+      item.failed.push_back(f.position);
     }  // else: stopping with retries left: the task stays pending for resume
   }
   item.report = std::move(bytes);
@@ -264,7 +265,7 @@ void Master::abandon() {
 void Master::compute_locally(RankStats& stats) {
   try {
     ReportBuilder report(widths_);
-    ChunkRunner runner(kernel_, widths_, &stop_flag());
+    ChunkRunner runner(kernel_, widths_, order_, &stop_flag());
     std::size_t task_bytes = sizeof(double) + 1;
     for (auto w : widths_) {
       task_bytes += w;

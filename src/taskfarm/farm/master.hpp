@@ -52,6 +52,7 @@ class Master {
   const boost::mpi::communicator& world_;
   const job::JobSpec& spec_;
   app::Kernel& kernel_;
+  const job::TaskOrder& order_;
   io::ResultsFile& file_;
   FarmOptions options_;
   double t0_;

@@ -103,8 +103,8 @@ void ReportBuilder::truncate_last_piece(TaskIndex new_end) {
   std::memcpy(buffer_.data() + last_piece_, &h, sizeof h);
 }
 
-void ReportBuilder::add_failure(TaskIndex task, std::uint32_t attempt, std::string_view message) {
-  const FailureHeader h{task, attempt, static_cast<std::uint32_t>(message.size())};
+void ReportBuilder::add_failure(Position position, std::uint32_t attempt, std::string_view message) {
+  const FailureHeader h{position.value, attempt, static_cast<std::uint32_t>(message.size())};
   const std::size_t off = failures_.size();
   failures_.resize(off + sizeof h + pad8(message.size()));
   std::memcpy(failures_.data() + off, &h, sizeof h);
@@ -210,7 +210,7 @@ std::vector<FailureView> decode_failures(std::span<const std::byte> bytes) {
     if (off + fh.length > bytes.size()) {
       throw Error("malformed report: failure message past the end");
     }
-    out.push_back({fh.task, fh.attempt, std::string_view(reinterpret_cast<const char*>(bytes.data() + off), fh.length)});
+    out.push_back({Position{fh.task}, fh.attempt, std::string_view(reinterpret_cast<const char*>(bytes.data() + off), fh.length)});
     off += pad8(fh.length);
   }
   return out;

@@ -67,7 +67,7 @@ class ReportBuilder {
   /// @brief Shrinks the last piece to [begin, new_end) (a piece that stopped early).
   void truncate_last_piece(TaskIndex new_end);
   void add_chunk(const ChunkSummary& summary) { chunks_.push_back(summary); }
-  void add_failure(TaskIndex task, std::uint32_t attempt, std::string_view message);
+  void add_failure(Position position, std::uint32_t attempt, std::string_view message);
 
   [[nodiscard]] bool empty() const noexcept { return n_pieces_ == 0 && chunks_.empty() && failures_.empty(); }
   [[nodiscard]] std::size_t size_bytes() const noexcept { return buffer_.size(); }
@@ -102,7 +102,7 @@ struct PieceView {
 
 /// @brief One failed task attempt in a report.
 struct FailureView {
-  TaskIndex task = 0;
+  Position position;
   std::uint32_t attempt = 0;
   std::string_view message;
 };

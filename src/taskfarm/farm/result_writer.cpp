@@ -116,11 +116,10 @@ void ResultWriter::consume(const WriterItem& item) {
   for (const ChunkSummary& c : report.chunks) {  // /chunks keeps positions: the schedule as it ran
     chunk_rows_.push_back({c.range.begin, c.range.end, item.rank, c.assigned, c.started, c.finished});
   }
-  for (io::FailureRow row : item.failures) {
-    row.task = order_.task(row.task);
-    failure_rows_.push_back(std::move(row));
+  for (const FailedAttempt& f : item.failures) {
+    failure_rows_.push_back({order_.task(f.position), f.attempt, f.rank, f.host, f.message});
   }
-  for (TaskIndex position : item.failed) {
+  for (const Position position : item.failed) {
     states_.add_failed(order_.task(position));
   }
   if (chunk_rows_.size() >= 65536) {

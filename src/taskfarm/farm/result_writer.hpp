@@ -19,11 +19,21 @@
 namespace taskfarm::farm {
 
 /// @brief One report for the writer, with what the master decided about its failed tasks.
+/// @brief One failed attempt as the master saw it: at a schedule position (the writer files it
+/// under its task index).
+struct FailedAttempt {
+  Position position;
+  std::uint32_t attempt = 0;
+  std::int32_t rank = 0;
+  std::string host;
+  std::string message;
+};
+
 struct WriterItem {
   int rank = 0;
   std::vector<std::byte> report;
-  std::vector<io::FailureRow> failures;  ///< one row per failed attempt, attempt numbers filled in
-  std::vector<TaskIndex> failed;         ///< tasks that failed for good (no retry left)
+  std::vector<FailedAttempt> failures;  ///< one per failed attempt, attempt numbers filled in
+  std::vector<Position> failed;         ///< positions whose task failed for good (no retry left)
 };
 
 /// @brief Rank 0's disk thread: decodes reports and writes them, so that dispatch never waits for

@@ -30,8 +30,9 @@ double ewma(double old, double sample, double alpha) { return old < 0 ? sample :
 
 }  // namespace
 
-Worker::Worker(const boost::mpi::communicator& world, app::Kernel& kernel, unsigned prefetch, double t0, int scheduler)
-    : world_(world), kernel_(kernel), prefetch_(prefetch), t0_(t0), scheduler_(scheduler) {}
+Worker::Worker(const boost::mpi::communicator& world, app::Kernel& kernel, const job::TaskOrder& order,
+               unsigned prefetch, double t0, int scheduler)
+    : world_(world), kernel_(kernel), order_(order), prefetch_(prefetch), t0_(t0), scheduler_(scheduler) {}
 
 RankStats Worker::run() {
   const std::vector<std::size_t> widths = field_bytes(kernel_);
@@ -41,7 +42,7 @@ RankStats Worker::run() {
   }
   const TaskIndex piece_tasks = std::max<std::size_t>(1, kPieceBytes / task_bytes);
   ReportBuilder report(widths);
-  ChunkRunner runner(kernel_, widths, &stop_flag());
+  ChunkRunner runner(kernel_, widths, order_, &stop_flag());
   RankStats stats;
 
   std::deque<Assignment> queue;

@@ -15,12 +15,15 @@ namespace taskfarm::farm {
 class Worker {
  public:
   /// @param scheduler the rank that hands out chunks: 0, or the group master (results always go to 0)
-  Worker(const boost::mpi::communicator& world, app::Kernel& kernel, unsigned prefetch, double t0, int scheduler = 0);
+  /// @param order maps the positions it is handed to the tasks its kernel computes
+  Worker(const boost::mpi::communicator& world, app::Kernel& kernel, const job::TaskOrder& order, unsigned prefetch,
+         double t0, int scheduler = 0);
   RankStats run();
 
  private:
   const boost::mpi::communicator& world_;
   app::Kernel& kernel_;
+  const job::TaskOrder& order_;
   unsigned prefetch_;
   double t0_;
   int scheduler_;

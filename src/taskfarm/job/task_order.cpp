@@ -104,7 +104,7 @@ void TaskOrder::runs(TaskRange positions, std::vector<Run>& out) const {
     return;
   }
   if (!sorted(kind_)) {
-    out.push_back({positions.begin, positions.size(), task(positions.begin), kind_ == OrderSpec::Kind::reverse});
+    out.push_back({positions.begin, positions.size(), task(Position{positions.begin}), kind_ == OrderSpec::Kind::reverse});
     return;
   }
   TaskIndex p = positions.begin;
@@ -168,7 +168,7 @@ std::map<TaskIndex, std::uint32_t> TaskOrder::by_position(const std::map<TaskInd
     return out;
   }
   for (TaskIndex p = 0; p < n_; ++p) {
-    if (auto it = per_task.find(task(p)); it != per_task.end()) {
+    if (auto it = per_task.find(task(Position{p})); it != per_task.end()) {
       out.emplace(p, it->second);
     }
   }

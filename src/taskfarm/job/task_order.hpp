@@ -50,14 +50,14 @@ class TaskOrder {
   [[nodiscard]] bool is_identity() const noexcept { return kind_ == OrderSpec::Kind::index; }
 
   /// @brief The task run at schedule position `position`.
-  [[nodiscard]] TaskIndex task(TaskIndex position) const noexcept {
+  [[nodiscard]] TaskIndex task(Position position) const noexcept {
     switch (kind_) {
       case OrderSpec::Kind::index:
-        return position;
+        return position.value;
       case OrderSpec::Kind::reverse:
-        return n_ - 1 - position;
+        return n_ - 1 - position.value;
       default:
-        return tasks_[position];
+        return tasks_[position.value];
     }
   }
 
