@@ -14,6 +14,8 @@ packages=(
   libhdf5-dev hdf5-tools zlib1g-dev
   libgtest-dev libtomlplusplus-dev libcli11-dev libfmt-dev libspdlog-dev
   python3 python3-h5py python3-numpy
+  # Analysis where users work: xarray over h5netcdf, pandas, and `taskfarm plot` (matplotlib).
+  python3-xarray python3-h5netcdf python3-pandas python3-matplotlib
   # Only for the fuzzer (tests/fuzz/run.sh): clang and its libFuzzer runtime. libclang-rt-dev, not a
   # versioned libclang-rt-N-dev, follows the release's default clang (on Debian 12: clang 14).
   clang libclang-rt-dev

@@ -196,8 +196,16 @@ void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks,
       str = vlen_string_type();
       type = str.get();
     }
+    // HDF5 refuses filters on a variable-length string dataset (its chunks hold heap references,
+    // not the strings): a text axis is chunked without a checksum.
+    PropListHandle plain;
+    if (axis.kind() == job::Axis::Kind::text) {
+      plain = PropListHandle(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+      check_status(H5Pset_chunk(plain.get(), 1, chunk.data()), "H5Pset_chunk");
+    }
     DatasetHandle ds(check_id(H5Dcreate2(group.get(), axis.name().c_str(), type, space.get(), H5P_DEFAULT,
-                                         dcpl.get(), H5P_DEFAULT),
+                                         axis.kind() == job::Axis::Kind::text ? plain.get() : dcpl.get(),
+                                         H5P_DEFAULT),
                               "create /params/" + axis.name()));
     write_string_attribute(ds.get(), "description", "value of parameter axis '" + axis.name() + "' for each task");
     write_string_attribute(ds.get(), "axis", axis.describe());
