@@ -12,8 +12,10 @@
 #include <cstddef>
 #include <cstring>
 #include <ctime>
+#include <set>
 
 #include <fmt/format.h>
+#include <hdf5_hl.h>
 
 namespace taskfarm::io {
 
@@ -251,6 +253,34 @@ void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks,
   }
 }
 
+// -- The netCDF-4 view: dimension scales and root links, so that xarray (h5netcdf) and netCDF-C open
+// the file with named dimensions and the parameters as coordinates, with no reader-side code.
+
+constexpr const char* kPureDimension = "This is a netCDF dimension but not a netCDF variable.";
+
+/// A netCDF dimension without values (netCDF-4's marker NAME). Chunked and never written, it takes
+/// no storage whatever its size; `growing` ones (tables appended to) are unlimited, and readers
+/// take their length from the longest variable on them.
+DatasetHandle create_dimension(hid_t where, const std::string& name, hsize_t size, bool growing) {
+  const hsize_t dims[1] = {growing ? 0 : size};
+  const hsize_t maxdims[1] = {growing ? H5S_UNLIMITED : size};
+  DataspaceHandle space(check_id(H5Screate_simple(1, dims, maxdims), "H5Screate_simple"));
+  PropListHandle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+  const hsize_t chunk[1] = {std::max<hsize_t>(1, std::min<hsize_t>(growing ? 1024 : size, hsize_t{1} << 20))};
+  check_status(H5Pset_chunk(dcpl.get(), 1, chunk), "H5Pset_chunk");
+  check_status(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
+  DatasetHandle ds(check_id(H5Dcreate2(where, name.c_str(), H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, dcpl.get(),
+                                       H5P_DEFAULT),
+                            "create dimension " + name));
+  const std::string marker = fmt::format("{}{:10}", kPureDimension, growing ? 0 : size);
+  check_status(H5DSset_scale(ds.get(), marker.c_str()), "H5DSset_scale " + name);
+  return ds;
+}
+
+void attach(hid_t dataset, hid_t scale, unsigned dim, const std::string& what) {
+  check_status(H5DSattach_scale(dataset, scale, dim), "attach a dimension to " + what);
+}
+
 }  // namespace
 
 std::string utc_now() {
@@ -349,6 +379,7 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
     }
     if (!spec.unit.empty()) {
       write_string_attribute(col.dataset.get(), "unit", spec.unit);
+      write_string_attribute(col.dataset.get(), "units", spec.unit);  // the CF name xarray's plots read
     }
     rf.columns_.push_back(std::move(col));
   }
@@ -360,6 +391,60 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
   DatatypeHandle failure_type = failure_row_type();
   rf.chunks_ = create_table(f, "chunks", chunk_type.get());
   rf.failures_ = create_table(f, "failures", failure_type.get());
+
+  // The netCDF-4 view. Dimensions: `task` on every per-task dataset, `FIELD_dimK` for a result's own
+  // axes, `chunk` and `failure` on the tables (`rank` on /ranks, written at the end). At the root,
+  // hard links to every result and parameter (the same datasets as /results/X and /params/X, no
+  // copy), and each result's CF `coordinates` attribute names the parameters: xarray opens the root
+  // as a Dataset over `task` with the parameters as coordinates. A name the root already uses (a
+  // group, a table, a dimension, a result named like an axis) keeps only its /results or /params path.
+  {
+    std::set<std::string, std::less<>> taken{"params", "results", "tasks", "chunks", "failures",
+                                             "ranks",  "task",    "chunk", "failure", "rank"};
+    DatasetHandle task = create_dimension(f, "task", options.n_tasks, false);
+    for (const Column& col : rf.columns_) {
+      attach(col.dataset.get(), task.get(), 0, col.path);
+      for (std::size_t k = 0; k < col.spec.shape.size(); ++k) {
+        const std::string name = fmt::format("{}_dim{}", col.spec.name, k + 1);
+        if (taken.insert(name).second) {
+          DatasetHandle dim = create_dimension(f, name, col.spec.shape[k], false);
+          attach(col.dataset.get(), dim.get(), static_cast<unsigned>(k + 1), col.path);
+        }
+      }
+    }
+    DatasetHandle chunk = create_dimension(f, "chunk", 0, true);
+    attach(rf.chunks_.get(), chunk.get(), 0, "/chunks");
+    DatasetHandle failure = create_dimension(f, "failure", 0, true);
+    attach(rf.failures_.get(), failure.get(), 0, "/failures");
+    std::vector<std::string> linked;
+    for (std::size_t c = 0; c < options.results.size(); ++c) {
+      const std::string& name = rf.columns_[c].spec.name;
+      if (taken.insert(name).second) {
+        check_status(H5Lcreate_hard(f, rf.columns_[c].path.c_str(), f, name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                     "link /" + name);
+      }
+    }
+    std::string coordinates;
+    if (options.params != nullptr) {
+      for (const job::Axis& axis : options.params->axes()) {
+        const std::string path = "/params/" + axis.name();
+        DatasetHandle ds(check_id(H5Dopen2(f, path.c_str(), H5P_DEFAULT), "open " + path));
+        attach(ds.get(), task.get(), 0, path);
+        if (taken.insert(axis.name()).second) {
+          check_status(H5Lcreate_hard(f, path.c_str(), f, axis.name().c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                       "link /" + axis.name());
+          if (axis.name().find(' ') == std::string::npos) {  // CF separates names by blanks
+            coordinates += (coordinates.empty() ? "" : " ") + axis.name();
+          }
+        }
+      }
+    }
+    if (!coordinates.empty()) {
+      for (std::size_t c = 0; c < options.results.size(); ++c) {
+        write_string_attribute(rf.columns_[c].dataset.get(), "coordinates", coordinates);
+      }
+    }
+  }
 
   write_attribute(f, "taskfarm_format", kFormatVersion);
   write_attribute(f, "status", std::string("running"));
@@ -536,11 +621,20 @@ void ResultsFile::write_ranks(std::span<const RankRow> rows) {
     disk.push_back({r.rank, r.host.c_str(), r.tasks, r.chunks, r.busy_seconds, r.cpu_seconds, r.peak_rss_mib});
   }
   DatatypeHandle type = rank_row_type();
-  if (H5Lexists(file_.get(), "ranks", H5P_DEFAULT) > 0) {
+  const bool has_dimension = H5Lexists(file_.get(), "rank", H5P_DEFAULT) > 0;
+  DatasetHandle dim = has_dimension ? DatasetHandle(check_id(H5Dopen2(file_.get(), "rank", H5P_DEFAULT), "open /rank"))
+                                    : create_dimension(file_.get(), "rank", 0, true);
+  if (H5Lexists(file_.get(), "ranks", H5P_DEFAULT) > 0) {  // a resume's run replaces the table
+    DatasetHandle old(check_id(H5Dopen2(file_.get(), "ranks", H5P_DEFAULT), "open /ranks"));
+    if (H5DSis_attached(old.get(), dim.get(), 0) > 0) {
+      check_status(H5DSdetach_scale(old.get(), dim.get(), 0), "detach /rank");
+    }
+    old.reset();
     check_status(H5Ldelete(file_.get(), "ranks", H5P_DEFAULT), "H5Ldelete /ranks");
   }
   DatasetHandle ds = create_table(file_.get(), "ranks", type.get());
   append_rows(ds.get(), type.get(), disk.size(), disk.data());
+  attach(ds.get(), dim.get(), 0, "/ranks");
 }
 
 std::vector<ChunkRow> ResultsFile::read_chunks() const {

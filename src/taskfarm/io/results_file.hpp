@@ -73,7 +73,7 @@ std::string utc_now();
 class ResultsFile {
  public:
   /// 2: Fletcher32 checksums on every dataset; the HDF5 1.8 format (checksummed object headers).
-  static constexpr std::int64_t kFormatVersion = 2;
+  static constexpr std::int64_t kFormatVersion = 3;  // 3: the netCDF-4 view (dimensions, root links)
 
   struct CreateOptions {
     std::filesystem::path path;
