@@ -637,6 +637,68 @@ void ResultsFile::write_ranks(std::span<const RankRow> rows) {
   attach(ds.get(), dim.get(), 0, "/ranks");
 }
 
+std::vector<std::string> ResultsFile::param_names() const {
+  std::vector<std::string> names;
+  if (H5Lexists(file_.get(), "params", H5P_DEFAULT) <= 0) {
+    return names;
+  }
+  GroupHandle params(check_id(H5Gopen2(file_.get(), "params", H5P_DEFAULT), "open /params"));
+  H5G_info_t info{};
+  check_status(H5Gget_info(params.get(), &info), "H5Gget_info /params");
+  // The job's axis order where the group tracks it (every taskfarm output does), else name order.
+  unsigned crt_flags = 0;
+  PropListHandle gcpl(check_id(H5Gget_create_plist(params.get()), "H5Gget_create_plist /params"));
+  check_status(H5Pget_link_creation_order(gcpl.get(), &crt_flags), "H5Pget_link_creation_order");
+  const H5_index_t index = (crt_flags & H5P_CRT_ORDER_INDEXED) != 0 ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t length = H5Lget_name_by_idx(params.get(), ".", index, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    check_status(length < 0 ? -1 : 0, "list /params");
+    std::string name(static_cast<std::size_t>(length), '\0');
+    check_status(H5Lget_name_by_idx(params.get(), ".", index, H5_ITER_INC, i, name.data(), name.size() + 1,
+                                    H5P_DEFAULT) < 0 ? -1 : 0,
+                 "list /params");
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+ParamValues ResultsFile::read_param(const std::string& name, TaskRange range) const {
+  const std::string path = "/params/" + name;
+  DatasetHandle ds(check_id(H5Dopen2(file_.get(), path.c_str(), H5P_DEFAULT), "open " + path));
+  DatatypeHandle type(check_id(H5Dget_type(ds.get()), "H5Dget_type " + path));
+  const hsize_t start = range.begin;
+  const hsize_t count = range.size();
+  DataspaceHandle file_space(check_id(H5Dget_space(ds.get()), "H5Dget_space " + path));
+  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr), "select " + path);
+  DataspaceHandle mem_space(check_id(H5Screate_simple(1, &count, nullptr), "H5Screate_simple"));
+  switch (H5Tget_class(type.get())) {
+    case H5T_STRING: {
+      DatatypeHandle mem = vlen_string_type();
+      std::vector<char*> raw(count);
+      check_status(H5Dread(ds.get(), mem.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, raw.data()), "read " + path);
+      std::vector<std::string> out;
+      out.reserve(count);
+      for (const char* v : raw) {
+        out.emplace_back(v != nullptr ? v : "");
+      }
+      H5Dvlen_reclaim(mem.get(), mem_space.get(), H5P_DEFAULT, raw.data());
+      return out;
+    }
+    case H5T_INTEGER: {
+      std::vector<std::int64_t> out(count);
+      check_status(H5Dread(ds.get(), H5T_NATIVE_INT64, mem_space.get(), file_space.get(), H5P_DEFAULT, out.data()),
+                   "read " + path);
+      return out;
+    }
+    default: {
+      std::vector<double> out(count);
+      check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, mem_space.get(), file_space.get(), H5P_DEFAULT, out.data()),
+                   "read " + path);
+      return out;
+    }
+  }
+}
+
 std::vector<ChunkRow> ResultsFile::read_chunks() const {
   std::vector<ChunkRow> rows(table_size(chunks_.get()));
   DatatypeHandle type = chunk_row_type();

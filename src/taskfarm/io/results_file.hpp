@@ -58,6 +58,9 @@ struct RankRow {
 
 using AttributeValue = std::variant<std::string, std::int64_t, double>;
 
+/// @brief Values of one parameter axis for a range of tasks, as stored in /params.
+using ParamValues = std::variant<std::vector<std::int64_t>, std::vector<double>, std::vector<std::string>>;
+
 /// @brief A part of an output whose stored checksum does not match its bytes (or that HDF5 cannot
 /// read back at all).
 struct Damage {
@@ -128,6 +131,10 @@ class ResultsFile {
   void append_failures(std::span<const FailureRow> rows);
   void write_ranks(std::span<const RankRow> rows);
   [[nodiscard]] std::vector<ChunkRow> read_chunks() const;
+  /// @brief The parameter axes stored in /params, in the job's order.
+  [[nodiscard]] std::vector<std::string> param_names() const;
+  /// @brief /params/NAME for tasks `range`: integers, reals or strings as stored.
+  [[nodiscard]] ParamValues read_param(const std::string& name, TaskRange range) const;
   [[nodiscard]] std::vector<FailureRow> read_failures() const;
 
   void set_attribute(std::string_view name, const AttributeValue& value);
