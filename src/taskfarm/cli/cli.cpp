@@ -15,6 +15,7 @@
 #include "taskfarm/cli/number_option.hpp"
 #include "taskfarm/cli/output_file.hpp"
 #include "taskfarm/cli/export_command.hpp"
+#include "taskfarm/cli/plot_command.hpp"
 #include "taskfarm/cli/simulate_command.hpp"
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/farm/launch.hpp"
@@ -461,6 +462,8 @@ int main(int argc, char** argv, const app::Registry& registry) {
   add_simulate_command(app, registry, simulate_action);
   std::function<int()> export_action;
   add_export_command(app, export_action);
+  std::function<int()> plot_action;
+  add_plot_command(app, plot_action);
 
   std::string inspect_path;
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "summarise an output file");
@@ -473,9 +476,10 @@ int main(int argc, char** argv, const app::Registry& registry) {
 
   const std::string_view first = argc > 1 ? argv[1] : "";
   if (!first.empty() && first[0] != '-' && first != "run" && first != "resume" && first != "validate" &&
-      first != "inspect" && first != "simulate" && first != "verify" && first != "export") {
+      first != "inspect" && first != "simulate" && first != "verify" && first != "export" &&
+      first != "plot") {
     return farm::fail_on_every_rank(fmt::format("unknown command \"{}\"; expected run, resume, validate, inspect, verify, "
-                                         "export or simulate (see taskfarm --help)",
+                                         "export, plot or simulate (see taskfarm --help)",
                                          argv[1]),
                              static_cast<int>(ExitCode::bad_input));
   }
@@ -516,6 +520,9 @@ int main(int argc, char** argv, const app::Registry& registry) {
     }
     if (export_action) {
       return export_action();
+    }
+    if (plot_action) {
+      return plot_action();
     }
   } catch (const InputError& e) {
     farm::print_error(e.what());
