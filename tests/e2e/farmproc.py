@@ -28,7 +28,7 @@ EXIT_INTERRUPTED = 75
 
 PENDING, DONE, FAILED = 0, 1, 2
 
-PROGRESS_LINE = re.compile(r"^taskfarm: (\d+)/(\d+) tasks ", re.MULTILINE)
+PROGRESS_LINE = re.compile(r"^taskfarm: (?:rank 0 on [^:]*: )?(\d+)/(\d+) tasks ", re.MULTILINE)
 
 
 def synthetic_job(n_tasks, mean_ms=1.0, spread=0.5, seed=7, output="out.h5", name="crash", job_extra="",

@@ -15,6 +15,7 @@
 #include "taskfarm/cli/number_option.hpp"
 #include "taskfarm/cli/output_file.hpp"
 #include "taskfarm/cli/export_command.hpp"
+#include "taskfarm/cli/inspect_command.hpp"
 #include "taskfarm/cli/plot_command.hpp"
 #include "taskfarm/cli/simulate_command.hpp"
 #include "taskfarm/core/error.hpp"
@@ -34,7 +35,8 @@ struct RunArgs {
   std::string output;
   bool force = false;
   double flush_seconds = 5.0;
-  double progress_seconds = 10.0;
+  double progress_seconds = 30.0;
+  bool quiet = false;
   bool no_fsync = false;
 };
 
@@ -49,7 +51,7 @@ struct ResumeArgs {
 farm::FarmOptions farm_options(const RunArgs& args) {
   farm::FarmOptions options;
   options.flush_seconds = args.flush_seconds;
-  options.progress_seconds = args.progress_seconds;
+  options.progress_seconds = args.quiet ? 0.0 : args.progress_seconds;
   options.fsync = !args.no_fsync;
   return options;
 }
@@ -375,59 +377,14 @@ int verify_command(const std::string& path) {
   return static_cast<int>(ExitCode::tasks_failed);
 }
 
-int inspect_command(const std::string& path) {
-  const io::ResultsFile file = io::ResultsFile::open(path);
-  auto text = [&](const char* name) {
-    const auto v = file.attribute(name);
-    return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : std::string("?");
-  };
-  auto number = [&](const char* name) -> std::string {
-    const auto v = file.attribute(name);
-    if (!v) {
-      return "?";
-    }
-    return std::visit([](const auto& x) { return fmt::format("{}", x); }, *v);
-  };
-  const TaskIndex n = file.n_tasks();
-  const std::vector<io::Damage> damage = file.has_checksums() ? file.find_damage() : std::vector<io::Damage>{};
-  fmt::print("{}: taskfarm output, status {}{}\n", path, text("status"), damage.empty() ? "" : ", DAMAGED");
-  fmt::print("  job      {} (app {}, policy {}, {} ranks, hash {})\n", text("job_name"), text("app"), text("policy"),
-             number("n_ranks"), text("job_hash"));
-  try {
-    const auto counts = io::count_states(file);
-    fmt::print("  tasks    {} done, {} failed, {} pending of {}\n", counts[1], counts[2], counts[0], n);
-  } catch (const io::H5Error&) {
-    fmt::print("  tasks    {} (their states are damaged)\n", n);
-  }
-  for (std::size_t c = 0; c < file.result_count(); ++c) {
-    const io::ColumnSpec& col = file.column(c);
-    std::string shape = fmt::format("{}", n);
-    for (auto d : col.shape) {
-      shape += fmt::format(", {}", d);
-    }
-    fmt::print("  result   /results/{} {} ({})\n", col.name, element_name(col.type), shape);
-  }
-  fmt::print("  created  {}, wall {} s\n", text("created"), number("wall_seconds"));
-  if (!file.has_checksums()) {
-    fmt::print("  checks   none (written before checksums; taskfarm verify cannot detect damage)\n");
-    return 0;
-  }
-  if (!damage.empty()) {
-    fmt::print("  DAMAGED  {} blocks fail their checksums: taskfarm verify {} lists the tasks, taskfarm resume {} "
-               "computes them again\n",
-               damage.size(), path, path);
-    return static_cast<int>(ExitCode::tasks_failed);
-  }
-  fmt::print("  checks   every checksum matches\n");
-  return 0;
-}
-
 /// The options every command that launches a farm (run, resume) takes.
 void add_launch_options(CLI::App& command, RunArgs& args) {
   command.add_option("--checkpoint-seconds", args.flush_seconds, "flush results to the file this often")
       ->check(finite_in(0.01, 86400.0));
-  command.add_option("--progress-seconds", args.progress_seconds, "progress line interval, 0 for none")
+  command.add_option("--progress-seconds", args.progress_seconds,
+                     "progress line interval off a terminal (on one: a line updated every second); 0 for none")
       ->check(finite_in(0.0, 86400.0));
+  command.add_flag("-q,--quiet", args.quiet, "no progress lines (the live status for inspect is still written)");
   command.add_flag("--no-fsync", args.no_fsync,
                    "checkpoints survive a killed job but not a node crash or power loss (saves the fsync)");
 }
@@ -465,9 +422,8 @@ int main(int argc, char** argv, const app::Registry& registry) {
   std::function<int()> plot_action;
   add_plot_command(app, plot_action);
 
-  std::string inspect_path;
-  CLI::App* inspect_cmd = app.add_subcommand("inspect", "summarise an output file");
-  inspect_cmd->add_option("file", inspect_path, "taskfarm output (HDF5)")->required();
+  std::function<int()> inspect_action;
+  add_inspect_command(app, inspect_action);
 
   std::string verify_path;
   CLI::App* verify_cmd = app.add_subcommand(
@@ -509,8 +465,8 @@ int main(int argc, char** argv, const app::Registry& registry) {
     if (*validate_cmd) {
       return validate_command(validate_job, registry);
     }
-    if (*inspect_cmd) {
-      return inspect_command(inspect_path);
+    if (inspect_action) {
+      return inspect_action();
     }
     if (*verify_cmd) {
       return verify_command(verify_path);

@@ -1,6 +1,9 @@
 #include "taskfarm/farm/master.hpp"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include <boost/mpi/environment.hpp>
@@ -13,6 +16,7 @@
 #include "taskfarm/farm/idle_backoff.hpp"
 #include "taskfarm/farm/protocol.hpp"
 #include "taskfarm/farm/stop_signal.hpp"
+#include "taskfarm/io/live_status.hpp"
 
 namespace taskfarm::farm {
 
@@ -339,25 +343,94 @@ void Master::compute_locally(RankStats& stats) {
   local_done_.store(true, std::memory_order_release);
 }
 
-void Master::print_progress(double now, bool last) {
-  if (options_.progress_seconds <= 0 || total_pending_ == 0 ||
-      (!last && now - last_progress_ < options_.progress_seconds)) {
+namespace {
+
+/// True when stderr ends on a terminal: ours, or under mpirun (whose ranks write into a pipe it
+/// forwards) the launcher's. A batch log or a file gets lines instead of one updating line.
+bool stderr_is_terminal() {
+  if (::isatty(STDERR_FILENO) != 0) {
+    return true;
+  }
+  std::error_code ec;
+  const std::string parent = std::filesystem::read_symlink(fmt::format("/proc/{}/fd/2", ::getppid()), ec).string();
+  return !ec && (parent.starts_with("/dev/pts/") || parent.starts_with("/dev/tty"));
+}
+
+}  // namespace
+
+void Master::report_progress(double now, bool last) {
+  const bool status_due = now - last_status_ >= 1.0;
+  const bool line_due = options_.progress_seconds > 0 && (tty_ ? status_due : now - last_progress_ >= options_.progress_seconds);
+  if (total_pending_ == 0 || (!last && !status_due && !line_due)) {
     return;
   }
-  last_progress_ = now;
   const double elapsed = now - t0_;
-  const std::uint64_t done = writer_.tasks_done() + writer_.tasks_failed();
+  const std::uint64_t done = writer_.tasks_done();
+  const std::uint64_t failed = writer_.tasks_failed();
+  const std::uint64_t settled = done + failed;
+  rate_window_.emplace_back(now, settled);
+  while (rate_window_.size() > 2 && now - rate_window_.front().first > 10.0) {
+    rate_window_.pop_front();
+  }
+  const auto& [t_first, n_first] = rate_window_.front();
+  const double rate = now - t_first > 0.5 ? static_cast<double>(settled - n_first) / (now - t_first)
+                      : elapsed > 0       ? static_cast<double>(settled) / elapsed
+                                          : 0.0;
   const TaskIndex n = total_pending_;
-  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
-  const double eta = rate > 0 ? static_cast<double>(n - std::min(n, done)) / rate : 0.0;
-  fmt::print(stderr, "taskfarm: {}/{} tasks ({:.1f}%), {:.0f} tasks/s, {} failed, elapsed {:.1f} s{}\n", done, n,
-             100.0 * static_cast<double>(done) / static_cast<double>(n), rate, writer_.tasks_failed(), elapsed,
-             last ? "" : fmt::format(", ETA {:.0f} s", eta));
+  const double eta = rate > 0 ? static_cast<double>(n - std::min(n, settled)) / rate : -1.0;
+
+  if (!last && status_due && !status_failed_) {
+    last_status_ = now;
+    io::LiveStatus status;
+    status.output = file_.path().string();
+    status.job_name = spec_.name;
+    status.app = spec_.app;
+    status.pid = static_cast<int>(::getpid());
+    status.host = hosts_.at(0);
+    status.updated = io::utc_now();
+    status.n_tasks = file_.n_tasks();
+    status.to_do = n;
+    status.earlier = file_.n_tasks() - n;
+    status.done = done;
+    status.failed = failed;
+    status.stopping = stopping_.load();
+    status.elapsed_seconds = elapsed;
+    status.tasks_per_second = rate;
+    status.eta_seconds = eta;
+    for (std::size_t r = 0; r < hosts_.size(); ++r) {
+      status.ranks.push_back({static_cast<int>(r), hosts_[r], 0, 0.0});
+    }
+    writer_.fill_live(status);
+    try {
+      io::write_live_status(status);
+    } catch (const Error& e) {
+      status_failed_ = true;  // the job matters more than its live view
+      fmt::print(stderr, "taskfarm: rank 0 on {}: cannot write the live status ({}); taskfarm inspect will not "
+                         "show this job until it ends\n",
+                 hosts_.at(0), e.what());
+    }
+  }
+
+  if (options_.progress_seconds <= 0) {
+    return;
+  }
+  const std::string figures =
+      fmt::format("{}/{} tasks ({:.1f}%), {:.0f} tasks/s, {} failed, elapsed {:.0f} s{}", settled, n,
+                  100.0 * static_cast<double>(settled) / static_cast<double>(n), rate, failed, elapsed,
+                  last || eta < 0 ? "" : fmt::format(", ETA {:.0f} s", eta));
+  if (tty_) {  // one line, rewritten in place; the last one stays
+    fmt::print(stderr, "\rtaskfarm: {:<90}{}", figures, last ? "\n" : "");
+  } else if (last || line_due) {
+    last_progress_ = now;
+    fmt::print(stderr, "taskfarm: rank 0 on {}: {}\n", hosts_.at(0), figures);
+  }
   std::fflush(stderr);
 }
 
 FarmResult Master::run(RankStats& local_stats) {
   last_progress_ = now_seconds();
+  tty_ = stderr_is_terminal();
+  report_progress(now_seconds(), false);  // a status at once: inspect sees the job from its start
   std::thread local;
   if (local_compute_) {
     local = std::thread([&] { compute_locally(local_stats); });
@@ -397,7 +470,7 @@ FarmResult Master::run(RankStats& local_stats) {
       if (!waiting_.empty()) {
         release_waiting();  // rank 0's own results may have settled what they wait for
       }
-      print_progress(now_seconds(), false);
+      report_progress(now_seconds(), false);
       backoff.idle();
     }
   } catch (...) {
@@ -414,7 +487,9 @@ FarmResult Master::run(RankStats& local_stats) {
     std::rethrow_exception(local_error_);
   }
   writer_.finish();
-  print_progress(now_seconds(), true);
+  report_progress(now_seconds(), true);
+  std::error_code ignored;  // the file holds everything now; a status left behind would be stale
+  std::filesystem::remove(io::live_status_path(file_.path()), ignored);
 
   FarmResult result;
   result.wall_seconds = now_seconds() - t0_;

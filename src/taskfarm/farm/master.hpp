@@ -1,5 +1,6 @@
 #pragma once
 
+#include <deque>
 #include <atomic>
 #include <exception>
 #include <map>
@@ -44,7 +45,9 @@ class Master {
   void begin_stop();
   void abandon();
   void compute_locally(RankStats& stats);
-  void print_progress(double now, bool last);
+  /// Every second: the live status beside the output, and (on a terminal) the progress line; off
+  /// a terminal a progress line every options_.progress_seconds. `last`: the run's final figures.
+  void report_progress(double now, bool last);
   /// Policies see the ranks that ask rank 0 for work as 0..P-1 (rank 0's compute thread, the direct
   /// workers, the group masters); a group member maps to its group master.
   [[nodiscard]] int worker_index(int rank) const noexcept { return requester_[static_cast<std::size_t>(rank)]; }
@@ -81,7 +84,11 @@ class Master {
   std::atomic<bool> local_done_{false};
   std::atomic<bool> local_failed_{false};
   std::exception_ptr local_error_;
-  double last_progress_ = 0.0;
+  double last_progress_ = 0.0;   // last progress line
+  double last_status_ = -1e300;  // last live status
+  bool status_failed_ = false;   // the status could not be written once: not tried again
+  bool tty_ = false;             // stderr is a terminal: one updating line
+  std::deque<std::pair<double, std::uint64_t>> rate_window_;  // (time, tasks settled): the recent rate
 };
 
 }  // namespace taskfarm::farm

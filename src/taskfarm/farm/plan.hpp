@@ -16,7 +16,7 @@ namespace taskfarm::farm {
 struct FarmOptions {
   double flush_seconds = 5.0;      ///< checkpoint interval of the output file
   bool fsync = true;               ///< fsync results before a checkpoint marks them done (node crashes)
-  double progress_seconds = 10.0;  ///< progress line interval on stderr (0: never)
+  double progress_seconds = 30.0;  ///< progress line interval on stderr off a terminal (0: never)
 };
 
 /// @brief What rank 0 is to run: all tasks of a new job, or what a resumed job has left.

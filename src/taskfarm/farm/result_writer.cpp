@@ -1,5 +1,6 @@
 #include "taskfarm/farm/result_writer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <iterator>
@@ -119,6 +120,16 @@ void ResultWriter::consume(const WriterItem& item) {
   for (const FailedAttempt& f : item.failures) {
     failure_rows_.push_back({order_.task(f.position), f.attempt, f.rank, f.host, f.message});
   }
+  {
+    std::lock_guard lock(live_mutex_);
+    for (const FailedAttempt& f : item.failures) {
+      live_failures_.push_back({order_.task(f.position), f.attempt, f.rank, f.host, f.message});
+      if (live_failures_.size() > kRecentFailures) {
+        live_failures_.pop_front();
+      }
+    }
+  }
+  publish_live(item.rank);
   for (const Position position : item.failed) {
     states_.add_failed(order_.task(position));
   }
@@ -173,9 +184,46 @@ std::uint64_t ResultWriter::put_run(const PieceView& piece, const job::TaskOrder
     }
     states_.add_done({tasks.begin + k, tasks.begin + e});
     done += e - k;
+    for (TaskIndex j = k; j < e; ++j) {  // the live view: busy time and the slowest tasks
+      scratch_busy_ += seconds[j];
+      if (scratch_slowest_.size() < kSlowest || seconds[j] > scratch_slowest_.back().seconds) {
+        const io::LiveStatus::Task t{tasks.begin + j, seconds[j]};
+        auto at = std::find_if(scratch_slowest_.begin(), scratch_slowest_.end(),
+                               [&](const io::LiveStatus::Task& s) { return s.seconds < t.seconds; });
+        scratch_slowest_.insert(at, t);
+        if (scratch_slowest_.size() > kSlowest) {
+          scratch_slowest_.pop_back();
+        }
+      }
+    }
     k = e;
   }
+  scratch_tasks_ += done;
   return done;
+}
+
+void ResultWriter::publish_live(int rank) {
+  std::lock_guard lock(live_mutex_);
+  if (live_ranks_.size() <= static_cast<std::size_t>(rank)) {
+    live_ranks_.resize(static_cast<std::size_t>(rank) + 1);
+  }
+  io::LiveStatus::Rank& r = live_ranks_[static_cast<std::size_t>(rank)];
+  r.rank = rank;
+  r.tasks += scratch_tasks_;
+  r.busy_seconds += scratch_busy_;
+  live_slowest_ = scratch_slowest_;  // scratch keeps the whole run's slowest, not the report's
+  scratch_tasks_ = 0;
+  scratch_busy_ = 0.0;
+}
+
+void ResultWriter::fill_live(io::LiveStatus& status) const {
+  std::lock_guard lock(live_mutex_);
+  for (std::size_t r = 0; r < status.ranks.size() && r < live_ranks_.size(); ++r) {
+    status.ranks[r].tasks = live_ranks_[r].tasks;
+    status.ranks[r].busy_seconds = live_ranks_[r].busy_seconds;
+  }
+  status.slowest = live_slowest_;
+  status.recent_failures.assign(live_failures_.begin(), live_failures_.end());
 }
 
 void ResultWriter::flush_all() {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "taskfarm/farm/protocol.hpp"
+#include "taskfarm/io/live_status.hpp"
 #include "taskfarm/io/results_file.hpp"
 #include "taskfarm/io/task_state_log.hpp"
 #include "taskfarm/io/task_write_buffer.hpp"
@@ -60,6 +61,8 @@ class ResultWriter {
   [[nodiscard]] std::uint64_t tasks_done() const noexcept { return done_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t tasks_failed() const noexcept { return failed_tasks_.load(std::memory_order_relaxed); }
   [[nodiscard]] double cpu_seconds() const noexcept { return cpu_seconds_; }
+  /// @brief Fills the live view's per-rank work, slowest tasks and latest failures (any thread).
+  void fill_live(io::LiveStatus& status) const;
 
  private:
   void loop();
@@ -67,6 +70,8 @@ class ResultWriter {
   /// Positions [k, k + run.length) of a piece, which are tasks run.tasks(): results and done states.
   std::uint64_t put_run(const PieceView& piece, const job::TaskOrder::Run& run, int rank);
   void flush_all();
+  /// Folds what consume() saw into the live view (under live_mutex_, once per report).
+  void publish_live(int rank);
 
   io::ResultsFile& file_;
   io::TaskWriteBuffer buffer_;
@@ -96,6 +101,18 @@ class ResultWriter {
   std::atomic<bool> failed_{false};
   std::exception_ptr error_;
   double cpu_seconds_ = 0.0;
+
+  // The live view: the writer thread gathers a report's figures without a lock, then publishes.
+  static constexpr std::size_t kSlowest = 5;
+  static constexpr std::size_t kRecentFailures = 5;
+  std::uint64_t scratch_tasks_ = 0;
+  double scratch_busy_ = 0.0;
+  std::vector<io::LiveStatus::Task> scratch_slowest_;  // slowest first, at most kSlowest
+  mutable std::mutex live_mutex_;
+  std::vector<io::LiveStatus::Rank> live_ranks_;  // by rank
+  std::vector<io::LiveStatus::Task> live_slowest_;
+  std::deque<io::LiveStatus::Failure> live_failures_;
+
   std::thread thread_;
 };
 

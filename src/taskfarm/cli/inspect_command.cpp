@@ -1,0 +1,258 @@
+#include "taskfarm/cli/inspect_command.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "taskfarm/cli/number_option.hpp"
+#include "taskfarm/core/element_type.hpp"
+#include "taskfarm/core/error.hpp"
+#include "taskfarm/io/live_status.hpp"
+#include "taskfarm/io/output_lock.hpp"
+#include "taskfarm/io/results_file.hpp"
+#include "taskfarm/io/task_state_log.hpp"
+
+namespace taskfarm::cli {
+
+namespace {
+
+struct InspectArgs {
+  std::string file;
+  double watch = 0.0;  // seconds between refreshes; 0: once
+  bool json = false;
+};
+
+std::string seconds_text(double s) {
+  if (s < 0) {
+    return "?";
+  }
+  if (s < 120) {
+    return fmt::format("{:.3g} s", s);
+  }
+  if (s < 7200) {
+    return fmt::format("{:.0f} min {:02.0f} s", std::floor(s / 60), std::fmod(s, 60.0));
+  }
+  return fmt::format("{:.0f} h {:02.0f} min", std::floor(s / 3600), std::fmod(s, 3600.0) / 60);
+}
+
+/// The live figures as a person reads them.
+void print_live(const io::LiveStatus& s) {
+  fmt::print("{}: running{} (rank 0: pid {} on {}), status of {}\n", s.output, s.stopping ? ", stopping" : "", s.pid,
+             s.host, s.updated);
+  fmt::print("  job      {} (app {})\n", s.job_name, s.app);
+  fmt::print("  tasks    {} done, {} failed, {} pending of {}{}\n", s.done, s.failed, s.pending(), s.to_do,
+             s.earlier > 0 ? fmt::format(" (and {} settled by earlier runs, {} in the job)", s.earlier, s.n_tasks) : "");
+  fmt::print("  rate     {:.0f} tasks/s, elapsed {}, ETA {}\n", s.tasks_per_second, seconds_text(s.elapsed_seconds),
+             s.pending() == 0 ? "0 s" : seconds_text(s.eta_seconds));
+  for (const io::LiveStatus::Rank& r : s.ranks) {
+    const double busy = s.elapsed_seconds > 0 ? std::min(1.0, r.busy_seconds / s.elapsed_seconds) : 0.0;
+    fmt::print("  rank {:<3} {}: {} tasks, busy {} ({:.0f}%), idle {:.0f}%\n", r.rank, r.host, r.tasks,
+               seconds_text(r.busy_seconds), 100 * busy, 100 * (1 - busy));
+  }
+  if (!s.slowest.empty()) {
+    std::string text;
+    for (const io::LiveStatus::Task& t : s.slowest) {
+      text += fmt::format("{}task {} {}", text.empty() ? "" : ", ", t.task, seconds_text(t.seconds));
+    }
+    fmt::print("  slowest  {}\n", text);
+  }
+  for (const io::LiveStatus::Failure& f : s.recent_failures) {
+    fmt::print("  failed   task {} (attempt {}, rank {} on {}): {}\n", f.task, f.attempt, f.rank, f.host, f.message);
+  }
+}
+
+/// A finished file's figures in the live status' shape (for --json: one schema either way).
+io::LiveStatus status_of_file(const io::ResultsFile& file, const std::string& path) {
+  io::LiveStatus s;
+  s.output = path;
+  auto text = [&](const char* name) {
+    const auto v = file.attribute(name);
+    return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : std::string();
+  };
+  auto number = [&](const char* name) {
+    const auto v = file.attribute(name);
+    return v ? std::visit([](const auto& x) -> double {
+      if constexpr (std::is_arithmetic_v<std::decay_t<decltype(x)>>) {
+        return static_cast<double>(x);
+      } else {
+        return 0.0;
+      }
+    }, *v) : 0.0;
+  };
+  s.job_name = text("job_name");
+  s.app = text("app");
+  s.host = text("host");
+  s.updated = text("finished");
+  s.n_tasks = file.n_tasks();
+  s.to_do = file.n_tasks();
+  const auto counts = io::count_states(file);
+  s.done = counts[1];
+  s.failed = counts[2];
+  s.elapsed_seconds = number("wall_seconds");
+  s.tasks_per_second = s.elapsed_seconds > 0 ? static_cast<double>(s.done) / s.elapsed_seconds : 0.0;
+  s.eta_seconds = counts[0] == 0 ? 0.0 : -1.0;
+  // Slowest tasks: one pass over /tasks/seconds, a block at a time.
+  constexpr TaskIndex kBlock = 1 << 16;
+  std::vector<double> seconds(kBlock);
+  std::vector<std::uint8_t> state(kBlock);
+  for (TaskIndex b = 0; b < file.n_tasks(); b += kBlock) {
+    const TaskRange r{b, std::min(file.n_tasks(), b + kBlock)};
+    file.read_tasks(file.seconds_column(), r, seconds.data());
+    file.read_tasks(file.state_column(), r, state.data());
+    for (TaskIndex i = 0; i < r.size(); ++i) {
+      if (state[i] == 1 && (s.slowest.size() < 5 || seconds[i] > s.slowest.back().seconds)) {
+        const io::LiveStatus::Task t{r.begin + i, seconds[i]};
+        s.slowest.insert(std::find_if(s.slowest.begin(), s.slowest.end(),
+                                      [&](const io::LiveStatus::Task& x) { return x.seconds < t.seconds; }),
+                         t);
+        if (s.slowest.size() > 5) {
+          s.slowest.pop_back();
+        }
+      }
+    }
+  }
+  const std::vector<io::FailureRow> failures = file.read_failures();
+  for (std::size_t i = failures.size() > 5 ? failures.size() - 5 : 0; i < failures.size(); ++i) {
+    const io::FailureRow& f = failures[i];
+    s.recent_failures.push_back({f.task, f.attempt, f.rank, f.host, f.message});
+  }
+  return s;
+}
+
+/// The summary of a file no job is writing (the pre-live `inspect`), plus its checksums.
+int print_file(const std::string& path, bool json) {
+  const io::ResultsFile file = io::ResultsFile::open(path);
+  auto text = [&](const char* name) {
+    const auto v = file.attribute(name);
+    return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : std::string("?");
+  };
+  auto number = [&](const char* name) -> std::string {
+    const auto v = file.attribute(name);
+    if (!v) {
+      return "?";
+    }
+    return std::visit([](const auto& x) { return fmt::format("{}", x); }, *v);
+  };
+  const TaskIndex n = file.n_tasks();
+  const std::vector<io::Damage> damage = file.has_checksums() ? file.find_damage() : std::vector<io::Damage>{};
+  if (json) {
+    std::string body = io::format_live_status(status_of_file(file, path), true);
+    // One schema for running and finished jobs; a finished one adds its status and its checks.
+    const auto brace = body.find('{');
+    body.insert(brace + 1, fmt::format("\n    \"status\": \"{}\",\n    \"damaged_blocks\": {},", text("status"),
+                                       damage.size()));
+    fmt::print("{}", body);
+    return damage.empty() ? 0 : static_cast<int>(ExitCode::tasks_failed);
+  }
+  fmt::print("{}: taskfarm output, status {}{}\n", path, text("status"), damage.empty() ? "" : ", DAMAGED");
+  fmt::print("  job      {} (app {}, policy {}, {} ranks, hash {})\n", text("job_name"), text("app"), text("policy"),
+             number("n_ranks"), text("job_hash"));
+  try {
+    const auto counts = io::count_states(file);
+    fmt::print("  tasks    {} done, {} failed, {} pending of {}\n", counts[1], counts[2], counts[0], n);
+  } catch (const io::H5Error&) {
+    fmt::print("  tasks    {} (their states are damaged)\n", n);
+  }
+  for (std::size_t c = 0; c < file.result_count(); ++c) {
+    const io::ColumnSpec& col = file.column(c);
+    std::string shape = fmt::format("{}", n);
+    for (auto d : col.shape) {
+      shape += fmt::format(", {}", d);
+    }
+    fmt::print("  result   /results/{} {} ({})\n", col.name, element_name(col.type), shape);
+  }
+  fmt::print("  created  {}, wall {} s\n", text("created"), number("wall_seconds"));
+  if (!file.has_checksums()) {
+    fmt::print("  checks   none (written before checksums; taskfarm verify cannot detect damage)\n");
+    return 0;
+  }
+  if (!damage.empty()) {
+    fmt::print("  DAMAGED  {} blocks fail their checksums: taskfarm verify {} lists the tasks, taskfarm resume {} "
+               "computes them again\n",
+               damage.size(), path, path);
+    return static_cast<int>(ExitCode::tasks_failed);
+  }
+  fmt::print("  checks   every checksum matches\n");
+  return 0;
+}
+
+/// One look at `path`: the live status while a job writes it, else the file itself.
+int inspect_once(const InspectArgs& args, bool clear) {
+  if (io::OutputLock::probe(args.file) != io::Holder::writer) {
+    return print_file(args.file, args.json);
+  }
+  const std::optional<io::LiveStatus> live = io::read_live_status(args.file);
+  if (clear) {
+    fmt::print("\033[H\033[2J");
+  }
+  if (!live) {
+    if (args.json) {
+      fmt::print("{{\"output\": \"{}\", \"status\": \"running\"}}\n", args.file);
+    } else {
+      fmt::print("{}: running; it has not written its live status ({}) yet\n", args.file,
+                 io::live_status_path(args.file).string());
+    }
+    return 0;
+  }
+  if (args.json) {
+    std::string body = io::format_live_status(*live, true);
+    body.insert(body.find('{') + 1, "\n    \"status\": \"running\",");
+    fmt::print("{}", body);
+  } else {
+    print_live(*live);
+  }
+  return 0;
+}
+
+int inspect(const InspectArgs& args) {
+  if (!std::filesystem::exists(args.file)) {
+    throw InputError(fmt::format("{}: no such file", args.file));
+  }
+  if (args.watch <= 0) {
+    return inspect_once(args, false);
+  }
+  const bool tty = ::isatty(STDOUT_FILENO) != 0;
+  for (;;) {  // until the job ends: then the file's own summary, once
+    if (io::OutputLock::probe(args.file) != io::Holder::writer) {
+      if (tty) {
+        fmt::print("\033[H\033[2J");
+      }
+      return print_file(args.file, args.json);
+    }
+    inspect_once(args, tty);
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::duration<double>(args.watch));
+  }
+}
+
+}  // namespace
+
+void add_inspect_command(CLI::App& app, std::function<int()>& action) {
+  auto args = std::make_shared<InspectArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect", "summarise an output file; on a running job, its live status (progress, rate, ETA, ranks, failures)");
+  cmd->add_option("file", args->file, "taskfarm output (HDF5)")->required();
+  cmd->add_option("--watch", args->watch, "refresh every SECONDS until the job ends (default 2)")
+      ->expected(0, 1)
+      ->default_str("2")
+      ->check(finite_in(0.1, 3600.0));
+  cmd->add_flag("--json", args->json, "print JSON (one schema for running and finished jobs)");
+  cmd->callback([args, cmd, &action] {
+    if (cmd->count("--watch") > 0 && args->watch <= 0) {
+      args->watch = 2.0;
+    }
+    action = [args] { return inspect(*args); };
+  });
+}
+
+}  // namespace taskfarm::cli
