@@ -1,12 +1,13 @@
 #!/usr/bin/python3
-"""taskfarm plot OUT.h5 [-o DIR] [--format png|svg|pdf]: figures of a taskfarm output.
+"""taskfarm plot OUT.h5 [-o DIR] [--format png|svg|pdf] [--x AXIS]: figures of a taskfarm output.
 
 Writes, next to OUT.h5 or into DIR:
   STEM.timeline.FMT   the chunks per rank over time (Gantt), coloured by chunk size; gaps are idle time
   STEM.balance.FMT    busy and idle seconds per rank, and the histogram of task times
   STEM.FIELD.FMT      per result field: an image for per-task rows (e.g. the Mandelbrot set), or for a
-                      sweep the field against the first numeric parameter, one line per value of the
-                      others, with error bars from a FIELD_err field when there is one
+                      sweep the field against the first numeric parameter (or --x AXIS), one line per
+                      value of the others, replica axes (seed, rep, sample, ...) averaged with standard
+                      errors, error bars from a FIELD_err field when there is one
 
 Needs Debian's python3-h5py, python3-numpy and python3-matplotlib (cmake/setup-debian.sh). Bad input
 is one line on stderr and exit code 2, as for every taskfarm command.
@@ -136,47 +137,60 @@ def image(f, plt, name, data, params, done, out):
     plt.close(fig)
 
 
-def sweep(f, plt, name, values, errors, params, done, out):
-    """A scalar field against the first numeric axis with more than one value, one line per
-    combination of the other axes (their mean, with its standard error, when there are too many)."""
+REPLICA_AXES = {"seed", "seeds", "rep", "replica", "replicas", "sample", "run", "trial", "repeat"}
+
+
+def sweep(f, plt, name, values, errors, params, done, out, xname=None):
+    """A scalar field against one numeric axis (`xname`, else the first with more than one value):
+    one line per combination of the other axes. Replica axes (seed, rep, sample, ...) are averaged
+    (mean +- standard error), and so is everything else when that would draw more than MAX_LINES;
+    a FIELD_err field gives the error bars of single values."""
     numeric = [k for k, v in params.items() if v.dtype.kind in "iuf" and len(np.unique(v)) > 1]
     fig, ax = plt.subplots(figsize=(8, 5))
     y = np.where(done, values.astype(float), np.nan)
     dy = np.where(done, errors.astype(float), np.nan) if errors is not None else None
-    if not numeric:
+    if xname is None and numeric:
+        xname = numeric[0]
+    if xname is None:
         ax.plot(np.arange(len(y)), y, ".")
         ax.set_xlabel("task")
     else:
-        xname = numeric[0]
         x = params[xname]
         others = [k for k in params if k != xname and len(np.unique(params[k])) > 1]
-        combos = list(itertools.product(*[np.unique(params[k]) for k in others]))
-        if len(combos) <= MAX_LINES:
-            for combo in combos:
-                mask = np.ones(len(x), bool)
-                for k, v in zip(others, combo):
-                    mask &= params[k] == v
+        averaged = [k for k in others if k.lower() in REPLICA_AXES]
+        lines = [k for k in others if k not in averaged]
+        if int(np.prod([len(np.unique(params[k])) for k in lines])) > MAX_LINES:
+            averaged, lines = others, []
+        for combo in itertools.product(*[np.unique(params[k]) for k in lines]):
+            mask = np.ones(len(x), bool)
+            for k, v in zip(lines, combo):
+                mask &= params[k] == v
+            xs = np.unique(x[mask])
+            if averaged:
+                ys, es = [], []
+                for v in xs:
+                    sel = y[mask & (x == v)]
+                    sel = sel[np.isfinite(sel)]
+                    ys.append(sel.mean() if len(sel) else np.nan)
+                    es.append(sel.std(ddof=1) / np.sqrt(len(sel)) if len(sel) > 1 else np.nan)
+                ys, es = np.array(ys), np.array(es)
+            else:
                 order = np.argsort(x[mask], kind="stable")
-                label = ", ".join(f"{k}={text(v)}" for k, v in zip(others, combo)) or name
-                if dy is not None:
-                    ax.errorbar(x[mask][order], y[mask][order], yerr=dy[mask][order], marker="o", ms=3,
-                                capsize=2, label=label)
-                else:
-                    ax.plot(x[mask][order], y[mask][order], marker="o", ms=3, label=label)
-            if others:
-                ax.legend(fontsize="small")
-        else:
-            xs = np.unique(x)
-            means = np.array([np.nanmean(y[x == v]) if np.isfinite(y[x == v]).any() else np.nan for v in xs])
-            sems = np.array([np.nanstd(y[x == v]) / np.sqrt(max(1, np.isfinite(y[x == v]).sum())) for v in xs])
-            ax.errorbar(xs, means, yerr=sems, marker="o", ms=3, capsize=2,
-                        label=f"mean over {', '.join(others)} (± standard error)")
-            ax.legend(fontsize="small")
+                xs, ys = x[mask][order], y[mask][order]
+                es = dy[mask][order] if dy is not None else None
+            label = ", ".join(f"{k}={text(v)}" for k, v in zip(lines, combo)) or name
+            ax.errorbar(xs, ys, yerr=es, marker="o", ms=3, capsize=2, label=label)
+        if lines or averaged:
+            title = f"mean over {', '.join(averaged)} (± standard error)" if averaged else None
+            ax.legend(fontsize="small", title=title, title_fontsize="small")
         ax.set_xlabel(xname)
         if x.min() > 0 and x.max() / x.min() > 100:
             ax.set_xscale("log")
     unit = text(f["results"][name].attrs.get("units", ""))
     ax.set_ylabel(f"{name} [{unit}]" if unit else name)
+    finite = y[np.isfinite(y)]
+    if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 1000:
+        ax.set_yscale("log")
     ax.set_title(f"{name}: {int(done.sum())} of {len(done)} tasks done")
     fig.tight_layout()
     fig.savefig(out)
@@ -188,6 +202,7 @@ def main(argv):
     p.add_argument("file")
     p.add_argument("-o", "--output-dir", default=None, help="directory for the figures (default: beside FILE)")
     p.add_argument("--format", default="png", choices=["png", "svg", "pdf"])
+    p.add_argument("--x", default=None, help="the parameter on the x axis of sweep plots (default: the first numeric one)")
     args = p.parse_args(argv)
     try:
         f = load(args.file)
@@ -214,6 +229,11 @@ def main(argv):
     timeline(f, plt, target("timeline"))
     balance(f, plt, target("balance"))
     params = params_of(f)
+    if args.x is not None and (args.x not in params or params[args.x].dtype.kind not in "iuf"):
+        numeric = ", ".join(k for k, v in params.items() if v.dtype.kind in "iuf") or "none"
+        print(f"taskfarm: error: --x {args.x}: not a numeric parameter of {args.file} (numeric: {numeric})",
+              file=sys.stderr)
+        return 2
     done = f["tasks/state"][:] == 1
     results = f["results"]
     for name in results:
@@ -224,7 +244,7 @@ def main(argv):
             image(f, plt, name, data[:], params, done, target(name))
         elif data.ndim == 1:
             errors = results[name + "_err"][:] if name + "_err" in results else None
-            sweep(f, plt, name, data[:], errors, params, done, target(name))
+            sweep(f, plt, name, data[:], errors, params, done, target(name), args.x)
     for path in written:
         print(path)
     return 0

@@ -232,7 +232,7 @@ class BadInputTestCase(common.TempDirTestCase):
 
     def test_unknown_or_missing_subcommand(self):
         r = common.run([self.taskfarm, "frobnicate"], cwd=self.tmp)
-        self.assert_one_error_line(r, '"frobnicate"', "run, resume, validate, inspect, verify or simulate")
+        self.assert_one_error_line(r, '"frobnicate"', "run, resume, validate, inspect, verify, export, plot or simulate")
         r = common.run([self.taskfarm], cwd=self.tmp)
         self.assert_one_error_line(r)
 

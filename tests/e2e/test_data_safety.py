@@ -133,9 +133,13 @@ class DataSafety(common.TempDirTestCase):
             r = common.Result(["run", "other.toml", "-o", "running.h5", "--force"], proc, 0)
             with self.subTest(hdf5_locking=env_lock):
                 assert_one_error_line(self, r, "running job", "--force", source="running.h5")
-        for command in ("resume", "verify", "inspect"):  # nor does anything else touch or misread it
+        for command in ("resume", "verify"):  # nor does anything else touch or misread it
             with self.subTest(command=command):
                 assert_one_error_line(self, self.run_tf(command, "running.h5"), "running job", source="running.h5")
+        # inspect shows the job's live status (issue 11) without opening the file it is writing
+        r = self.run_tf("inspect", "running.h5")
+        self.assertEqual(r.code, 0, r.describe())
+        self.assertIn("running.h5: running", r.stdout)
         self.assertTrue(launch.running(), "the job must still be running for this test to mean anything")
         os.kill(launch.pid, signal.SIGUSR1)
         self.assertEqual(launch.wait(), EXIT_INTERRUPTED, launch.describe())

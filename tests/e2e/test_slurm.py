@@ -25,6 +25,7 @@ import sys
 import time
 
 import common
+from farmproc import PROGRESS_LINE as PROGRESS  # "taskfarm: rank 0 on HOST: D/N tasks ..."
 import slurm_cluster
 
 if not os.environ.get("TASKFARM"):  # standalone: the dev build, else the release build
@@ -71,7 +72,6 @@ seed = 17
 clock = "wall"
 """
 
-PROGRESS = re.compile(r"^taskfarm: (\d+)/(\d+) tasks ", re.MULTILINE)
 STOPPED = re.compile(r"^taskfarm: \S+: (\d+) tasks done, (\d+) failed, (\d+) pending", re.MULTILINE)
 STAMP = re.compile(r"^(\d\d:\d\d:\d\d\.\d\d\d) taskfarm\.sbatch: (.*)$", re.MULTILINE)
 

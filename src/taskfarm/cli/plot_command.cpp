@@ -27,6 +27,7 @@ struct PlotArgs {
   std::string file;
   std::string output_dir;
   std::string format = "png";
+  std::string x;  // the sweep plots' x axis (default: the script's choice)
 };
 
 fs::path plot_script() {
@@ -65,6 +66,9 @@ int plot(const PlotArgs& args) {
   if (!args.output_dir.empty()) {
     words.insert(words.end(), {"-o", args.output_dir});
   }
+  if (!args.x.empty()) {
+    words.insert(words.end(), {"--x", args.x});
+  }
   std::vector<char*> argv;
   for (std::string& w : words) {
     argv.push_back(w.data());
@@ -86,6 +90,7 @@ void add_plot_command(CLI::App& app, std::function<int()>& action) {
       "plot", "draw an output's chunk timeline, load balance and results (PNG, SVG or PDF; needs python3-matplotlib)");
   cmd->add_option("file", args->file, "taskfarm output (HDF5)")->required();
   cmd->add_option("-o,--output-dir", args->output_dir, "directory for the figures (default: beside the file)");
+  cmd->add_option("--x", args->x, "the parameter on the x axis of sweep plots (default: the first numeric one)");
   cmd->add_option("--format", args->format, "png (default), svg or pdf")->check(CLI::IsMember({"png", "svg", "pdf"}));
   cmd->callback([args, &action] { action = [args] { return plot(*args); }; });
 }

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -401,13 +403,15 @@ void Master::report_progress(double now, bool last) {
       status.ranks.push_back({static_cast<int>(r), hosts_[r], 0, 0.0});
     }
     writer_.fill_live(status);
-    try {
-      io::write_live_status(status);
-    } catch (const Error& e) {
-      status_failed_ = true;  // the job matters more than its live view
-      fmt::print(stderr, "taskfarm: rank 0 on {}: cannot write the live status ({}); taskfarm inspect will not "
-                         "show this job until it ends\n",
-                 hosts_.at(0), e.what());
+    if (const int error = io::write_live_status(status); error != 0) {
+      status_failed_ = true;  // the job matters more than its live view: not tried again
+      std::error_code ignored;  // nor is a stale one left for inspect to show
+      std::filesystem::remove(io::live_status_path(file_.path()), ignored);
+      if (error != ENOSPC && error != EDQUOT) {  // a full disk is the output's to report, once
+        fmt::print(stderr, "taskfarm: rank 0 on {}: cannot write the live status {} ({}); taskfarm inspect will "
+                           "not show this job until it ends\n",
+                   hosts_.at(0), io::live_status_path(file_.path()).string(), std::strerror(error));
+      }
     }
   }
 

@@ -79,20 +79,27 @@ std::string format_live_status(const LiveStatus& status, bool json) {
   return out.str();
 }
 
-void write_live_status(const LiveStatus& status) {
-  const std::filesystem::path path = live_status_path(status.output);
-  const std::string temp = path.string() + fmt::format(".{}", ::getpid());
-  const std::string text = format_live_status(status, false);
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw Error(fmt::format("{}: {}", temp, std::strerror(errno)));
-  }
-  const ssize_t written = ::write(fd, text.data(), text.size());
-  const int saved = errno;
-  ::close(fd);
-  if (written != static_cast<ssize_t>(text.size()) || ::rename(temp.c_str(), path.c_str()) != 0) {
-    ::unlink(temp.c_str());
-    throw Error(fmt::format("{}: {}", path.string(), std::strerror(written < 0 ? saved : errno)));
+int write_live_status(const LiveStatus& status) noexcept {
+  try {
+    const std::filesystem::path path = live_status_path(status.output);
+    const std::string temp = path.string() + fmt::format(".{}", ::getpid());
+    const std::string text = format_live_status(status, false);
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return errno;
+    }
+    const ssize_t written = ::write(fd, text.data(), text.size());
+    int error = written < 0 ? errno : written != static_cast<ssize_t>(text.size()) ? ENOSPC : 0;
+    ::close(fd);
+    if (error == 0 && ::rename(temp.c_str(), path.c_str()) != 0) {
+      error = errno;
+    }
+    if (error != 0) {
+      ::unlink(temp.c_str());
+    }
+    return error;
+  } catch (const std::exception&) {  // formatting: out of memory
+    return ENOMEM;
   }
 }
 

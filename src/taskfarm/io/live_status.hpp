@@ -57,8 +57,9 @@ struct LiveStatus {
 [[nodiscard]] std::filesystem::path live_status_path(const std::filesystem::path& output);
 
 /// @brief Writes `status` to live_status_path(status.output) atomically (temporary file, rename).
-/// Throws Error on failure; callers treat it as non-fatal (the job matters more than its view).
-void write_live_status(const LiveStatus& status);
+/// Returns 0, or the errno of the failure: callers treat it as non-fatal (the job matters more than
+/// its view).
+[[nodiscard]] int write_live_status(const LiveStatus& status) noexcept;
 
 /// @brief The status a running job last wrote for `output`, or nothing when there is none or it
 /// cannot be read (a job that has not written one yet).
