@@ -1,0 +1,129 @@
+// The 2D Ising model as a taskfarm app: one Monte Carlo run per task, written against the public API
+// alone (taskfarm/taskfarm.hpp), as a user's kernel is. The physics is in ising_model.cpp.
+#include "ising.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "ising_model.hpp"
+
+namespace taskfarm::apps {
+
+namespace {
+
+using ising2d::Update;
+
+Update parse_update(std::string_view text, const std::function<void(std::string)>& fail) {
+  if (text == "metropolis") {
+    return Update::metropolis;
+  }
+  if (text == "wolff") {
+    return Update::wolff;
+  }
+  fail(fmt::format("expected \"metropolis\" or \"wolff\", got \"{}\"", text));
+  return Update::wolff;
+}
+
+class Ising final : public Kernel {
+ public:
+  explicit Ising(Setup& setup) {
+    const Settings& s = setup.settings();
+    base_.thermalize = s.integer("thermalize", 1000);
+    if (base_.thermalize < 0) {
+      s.fail("thermalize", fmt::format("expected a number of sweeps >= 0, got {}", base_.thermalize));
+    }
+    base_.bins = static_cast<int>(s.integer("bins", 32));
+    if (base_.bins < 2 || base_.bins > 100000) {
+      s.fail("bins", fmt::format("expected an integer in [2, 100000], got {}", base_.bins));
+    }
+    base_.measure = s.integer("measure", 10000);
+    if (base_.measure < 10 * base_.bins) {
+      s.fail("measure", fmt::format("expected at least 10 sweeps per bin ({}), got {}", 10 * base_.bins,
+                                    base_.measure));
+    }
+    base_.update = parse_update(s.text("update", "wolff"), [&](std::string m) { s.fail("update", m); });
+    base_.seed = static_cast<std::uint64_t>(s.integer("seed", 1));
+
+    T_ = setup.param<double>("T");
+    if (setup.bounds(T_).first <= 0) {
+      setup.fail_param("T", fmt::format("temperatures must be positive, got {}", setup.bounds(T_).first));
+    }
+    L_ = setup.param<int>("L");
+    const auto [lo, hi] = setup.bounds(L_);
+    if (lo < 2 || hi > 4096) {
+      setup.fail_param("L", fmt::format("lattice sizes must lie in [2, 4096], got {}", lo < 2 ? lo : hi));
+    }
+    if (setup.has_param("seed")) {
+      seed_ = setup.param<std::int64_t>("seed");
+    }
+    if (setup.has_param("update")) {
+      update_ = setup.param<std::string>("update");
+    }
+
+    energy_ = setup.field<double>("energy", "J", "energy per spin <E>/N (J = 1, no field)");
+    energy_err_ = setup.field<double>("energy_err", "J", "standard error of energy (binned jackknife)");
+    abs_m_ = setup.field<double>("abs_m", "", "magnetisation per spin <|M|>/N");
+    abs_m_err_ = setup.field<double>("abs_m_err", "", "standard error of abs_m (binned jackknife)");
+    heat_ = setup.field<double>("specific_heat", "k_B", "specific heat per spin N beta^2 (<e^2> - <e>^2)");
+    heat_err_ = setup.field<double>("specific_heat_err", "k_B", "standard error of specific_heat (jackknife)");
+    chi_ = setup.field<double>("susceptibility", "1/J", "susceptibility per spin N beta (<m^2> - <|m|>^2)");
+    chi_err_ = setup.field<double>("susceptibility_err", "1/J", "standard error of susceptibility (jackknife)");
+    binder_ = setup.field<double>("binder", "", "Binder cumulant 1 - <m^4> / (3 <m^2>^2)");
+    binder_err_ = setup.field<double>("binder_err", "", "standard error of binder (jackknife)");
+    tau_ = setup.field<double>("tau_int", "sweeps", "integrated autocorrelation time (binning; larger of e and |m|)");
+    acceptance_ = setup.field<double>("acceptance", "", "Metropolis acceptance rate (NaN for Wolff)");
+    cluster_ = setup.field<double>("cluster_size", "", "Wolff mean cluster size / N (NaN for Metropolis)");
+  }
+
+  // A task's results depend on its (T, L, seed, update) and the settings: not on its index.
+  [[nodiscard]] bool results_follow_parameters() const override { return true; }
+
+  void compute(Task& task) override {
+    ising2d::Run run = base_;
+    run.T = task.param(T_);
+    run.L = task.param(L_);
+    if (seed_) {
+      run.seed = static_cast<std::uint64_t>(task.param(*seed_));
+    }
+    if (update_) {
+      run.update = parse_update(task.param(*update_), [&](std::string m) {
+        throw Error(fmt::format("task {}: parameter 'update': {}", task.index(), m));
+      });
+    }
+    const ising2d::Result r = ising2d::simulate(run);
+    task.out(energy_)[0] = r.energy.value;
+    task.out(energy_err_)[0] = r.energy.error;
+    task.out(abs_m_)[0] = r.abs_m.value;
+    task.out(abs_m_err_)[0] = r.abs_m.error;
+    task.out(heat_)[0] = r.specific_heat.value;
+    task.out(heat_err_)[0] = r.specific_heat.error;
+    task.out(chi_)[0] = r.susceptibility.value;
+    task.out(chi_err_)[0] = r.susceptibility.error;
+    task.out(binder_)[0] = r.binder.value;
+    task.out(binder_err_)[0] = r.binder.error;
+    task.out(tau_)[0] = r.tau_int;
+    task.out(acceptance_)[0] = r.acceptance;
+    task.out(cluster_)[0] = r.cluster_size;
+  }
+
+ private:
+  ising2d::Run base_;
+  Param<double> T_;
+  Param<int> L_;
+  std::optional<Param<std::int64_t>> seed_;
+  std::optional<Param<std::string>> update_;
+  Output<double> energy_, energy_err_, abs_m_, abs_m_err_, heat_, heat_err_, chi_, chi_err_, binder_, binder_err_,
+      tau_, acceptance_, cluster_;
+};
+
+}  // namespace
+
+App ising() {
+  return {"ising", "2D Ising model Monte Carlo (Metropolis or Wolff), observables with error bars", make<Ising>};
+}
+
+}  // namespace taskfarm::apps
