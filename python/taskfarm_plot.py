@@ -166,13 +166,16 @@ def sweep(f, plt, name, values, errors, params, done, out, xname=None):
             for k, v in zip(lines, combo):
                 mask &= params[k] == v
             xs = np.unique(x[mask])
-            if averaged:
+            if averaged:  # mean over replicas; error: the FIELD_err propagated, else the standard error
                 ys, es = [], []
                 for v in xs:
-                    sel = y[mask & (x == v)]
-                    sel = sel[np.isfinite(sel)]
+                    at = mask & (x == v) & np.isfinite(y)
+                    sel = y[at]
                     ys.append(sel.mean() if len(sel) else np.nan)
-                    es.append(sel.std(ddof=1) / np.sqrt(len(sel)) if len(sel) > 1 else np.nan)
+                    if dy is not None and len(sel):
+                        es.append(np.sqrt(np.sum(dy[at] ** 2)) / len(sel))
+                    else:
+                        es.append(sel.std(ddof=1) / np.sqrt(len(sel)) if len(sel) > 1 else np.nan)
                 ys, es = np.array(ys), np.array(es)
             else:
                 order = np.argsort(x[mask], kind="stable")
@@ -181,7 +184,8 @@ def sweep(f, plt, name, values, errors, params, done, out, xname=None):
             label = ", ".join(f"{k}={text(v)}" for k, v in zip(lines, combo)) or name
             ax.errorbar(xs, ys, yerr=es, marker="o", ms=3, capsize=2, label=label)
         if lines or averaged:
-            title = f"mean over {', '.join(averaged)} (± standard error)" if averaged else None
+            how = "± propagated errors" if dy is not None else "± standard error"
+            title = f"mean over {', '.join(averaged)} ({how})" if averaged else None
             ax.legend(fontsize="small", title=title, title_fontsize="small")
         ax.set_xlabel(xname)
         if x.min() > 0 and x.max() / x.min() > 100:
@@ -240,6 +244,8 @@ def main(argv):
         if name.endswith("_err") and name[:-4] in results:
             continue
         data = results[name]
+        if data.ndim == 1 and data.dtype.kind == "f" and not np.isfinite(data[:][done]).any():
+            continue  # nothing to draw (e.g. a Metropolis-only field of a Wolff run)
         if data.ndim == 2 and data.shape[1] > 1:
             image(f, plt, name, data[:], params, done, target(name))
         elif data.ndim == 1:

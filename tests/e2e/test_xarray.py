@@ -130,8 +130,11 @@ class XarrayView(common.TempDirTestCase):
         for job in sorted((root / "jobs").glob("*.toml")):
             with self.subTest(job=job.name):
                 out = self.tmp / (job.stem + ".h5")
-                r = common.mpirun(2, [self.taskfarm, "run", job.relative_to(root), "-o", out, "--no-fsync"],
-                                  cwd=root, timeout=240)
+                path = job.relative_to(root)
+                if 'app = "ising"' in job.read_text():  # a minute of physics: the same job, short chains
+                    path = self.write(job.name, job.read_text().replace("measure = 10000", "measure = 640")
+                                      .replace("thermalize = 1000", "thermalize = 50"))
+                r = common.mpirun(2, [self.taskfarm, "run", path, "-o", out, "--no-fsync"], cwd=root, timeout=240)
                 self.assertEqual(r.code, 0, r.describe())
                 self.assert_no_phony_dimension(out)
                 with xr.open_dataset(out, engine="h5netcdf") as ds:
