@@ -52,7 +52,8 @@ def timeline(f, plt, out):
     chunks = f["chunks"][:]
     n_ranks = int(f.attrs.get("n_ranks", 1))
     wall = float(f.attrs.get("wall_seconds", 0.0)) or (float(chunks["finished"].max()) if len(chunks) else 1.0)
-    fig, ax = plt.subplots(figsize=(10, max(3.0, 1.2 + 0.45 * n_ranks)))
+    top = max(n_ranks, int(chunks["rank"].max()) + 1 if len(chunks) else 1)  # a resumed job's earlier runs
+    fig, ax = plt.subplots(figsize=(10, min(20.0, max(3.0, 1.2 + 0.45 * top))))
     ax.set_facecolor("#eeeeee")  # idle time shows as the grey between the bars
     if len(chunks):
         sizes = (chunks["end"] - chunks["begin"]).astype(float)
@@ -67,8 +68,8 @@ def timeline(f, plt, out):
     busy = f["ranks"]["busy_seconds"][:] if "ranks" in f else np.zeros(0)
     eff = busy.sum() / (n_ranks * wall) if wall > 0 and len(busy) else float("nan")
     ax.set_xlim(0, wall)
-    ax.set_ylim(-0.6, n_ranks - 0.4)
-    ax.set_yticks(range(n_ranks))
+    ax.set_ylim(-0.6, top - 0.4)
+    ax.set_yticks(range(top))
     ax.set_xlabel("seconds since start")
     ax.set_ylabel("rank")
     ax.set_title(f"{text(f.attrs.get('job_name', ''))}: {len(chunks)} chunks on {n_ranks} ranks, "
@@ -124,7 +125,7 @@ def image(f, plt, name, data, params, done, out):
         rows = np.argsort(params[axis[0]], kind="stable")
     img = data[rows].astype(float)
     img[~done[rows]] = np.nan
-    fig, ax = plt.subplots(figsize=(8, 8 * img.shape[0] / max(img.shape[1], 1) + 0.8))
+    fig, ax = plt.subplots(figsize=(8, min(12.0, max(3.0, 8 * img.shape[0] / max(img.shape[1], 1))) + 0.8))
     finite = img[np.isfinite(img)]
     norm = None
     if len(finite) and finite.min() >= 0 and finite.max() > 100 * max(finite.min(), 1):
@@ -230,14 +231,14 @@ def main(argv):
         written.append(path)
         return path
 
-    timeline(f, plt, target("timeline"))
-    balance(f, plt, target("balance"))
     params = params_of(f)
     if args.x is not None and (args.x not in params or params[args.x].dtype.kind not in "iuf"):
         numeric = ", ".join(k for k, v in params.items() if v.dtype.kind in "iuf") or "none"
         print(f"taskfarm: error: --x {args.x}: not a numeric parameter of {args.file} (numeric: {numeric})",
               file=sys.stderr)
         return 2
+    timeline(f, plt, target("timeline"))
+    balance(f, plt, target("balance"))
     done = f["tasks/state"][:] == 1
     results = f["results"]
     for name in results:

@@ -36,18 +36,28 @@ class Ising final : public Kernel {
     if (base_.thermalize < 0) {
       s.fail("thermalize", fmt::format("expected a number of sweeps >= 0, got {}", base_.thermalize));
     }
-    base_.bins = static_cast<int>(s.integer("bins", 32));
-    if (base_.bins < 2 || base_.bins > 100000) {
-      s.fail("bins", fmt::format("expected an integer in [2, 100000], got {}", base_.bins));
+    const std::int64_t bins = s.integer("bins", 32);
+    if (bins < 2 || bins > 100000) {
+      s.fail("bins", fmt::format("expected an integer in [2, 100000], got {}", bins));
     }
+    base_.bins = static_cast<int>(bins);
     base_.measure = s.integer("measure", 10000);
-    if (base_.measure < 10 * base_.bins) {
-      s.fail("measure", fmt::format("expected at least 10 sweeps per bin ({}), got {}", 10 * base_.bins,
-                                    base_.measure));
+    constexpr std::int64_t kMaxMeasure = 50'000'000;  // 16 bytes of time series per sweep: 800 MB
+    if (base_.measure < 10 * bins || base_.measure > kMaxMeasure) {
+      s.fail("measure", fmt::format("expected at least 10 sweeps per bin ({}) and at most {}, got {}", 10 * bins,
+                                    kMaxMeasure, base_.measure));
     }
     base_.update = parse_update(s.text("update", "wolff"), [&](std::string m) { s.fail("update", m); });
     base_.seed = static_cast<std::uint64_t>(s.integer("seed", 1));
 
+    // Every axis must change the run: two tasks differing only in an axis the app does not read would
+    // be the same chain, bit for bit, and averaging them would shrink error bars by a lie.
+    for (const std::string& name : setup.param_names()) {
+      if (name != "T" && name != "L" && name != "seed" && name != "update") {
+        setup.fail_param(name, "the ising app does not read this axis (it reads T, L, seed and update); "
+                               "for independent replicas use a `seed` axis");
+      }
+    }
     T_ = setup.param<double>("T");
     if (setup.bounds(T_).first <= 0) {
       setup.fail_param("T", fmt::format("temperatures must be positive, got {}", setup.bounds(T_).first));

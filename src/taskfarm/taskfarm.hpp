@@ -166,6 +166,9 @@ class Setup {
   [[nodiscard]] std::uint64_t tasks() const noexcept;
   /// @brief True when the job has a parameter axis of that name.
   [[nodiscard]] bool has_param(std::string_view name) const;
+  /// @brief The names of the job's parameter axes, in the job's order (to refuse axes a kernel
+  /// would silently ignore).
+  [[nodiscard]] std::vector<std::string> param_names() const;
   /// @brief Refuses the job (InputError naming the job file) unless it has an axis `name` of `kind`.
   void require_param(std::string_view name, ParamKind kind) const;
   /// @brief A handle to axis `name` for Task::param(). Refuses the job (InputError naming the job

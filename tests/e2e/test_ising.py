@@ -124,6 +124,8 @@ class Ising(common.TempDirTestCase):
             (base.replace("T = [1.8, 2.27, 3.0]", "T = [0.0, 1.0]"), "[params] T: temperatures must be positive"),
             (base.replace("T = [1.8, 2.27, 3.0]", 'T = ["hot"]'), "[params] T: expected numeric values, got text"),
             (base.replace("L = [8, 16]\n", ""), "[params] L: missing"),
+            (base.replace("L = [8, 16]\n", "L = [8, 16]\nrep = [1, 2]\n"), "[params] rep: the ising app does not read"),
+            (base.replace("bins = 20", "bins = 4294967298"), "[app] bins: expected an integer in [2, 100000]"),
         ]
         for text, words in cases:
             with self.subTest(words=words):

@@ -140,6 +140,14 @@ class XarrayView(common.TempDirTestCase):
                 with xr.open_dataset(out, engine="h5netcdf") as ds:
                     self.assertGreater(ds.sizes["task"], 0)
                     self.assertTrue(any(v for v in ds.data_vars if ds[v].dims[:1] == ("task",)))
+                figures = self.tmp / job.stem
+                figures.mkdir()
+                r = common.run([self.taskfarm, "plot", out, "-o", figures], cwd=root, timeout=240)
+                self.assertEqual(r.code, 0, r.describe())
+                written = sorted(p.name for p in figures.iterdir())
+                self.assertIn(f"{job.stem}.timeline.png", written)
+                self.assertGreaterEqual(len(written), 3, written)  # timeline, balance, a result
+                self.assertTrue(all((figures / p).stat().st_size > 5000 for p in written), written)
                 out.unlink()
 
 

@@ -111,6 +111,14 @@ std::size_t Setup::declare(std::string name, Type type, std::vector<std::uint64_
 
 bool Setup::has_param(std::string_view name) const { return impl_.context_.params.find(name).has_value(); }
 
+std::vector<std::string> Setup::param_names() const {
+  std::vector<std::string> names;
+  for (const job::Axis& a : impl_.context_.params.axes()) {
+    names.push_back(a.name());
+  }
+  return names;
+}
+
 void Setup::default_params(std::string name, std::int64_t begin, std::int64_t end) {
   job::ParamSpace& params = impl_.context_.params;
   if (params.empty()) {

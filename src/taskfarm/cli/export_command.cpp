@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -76,12 +77,19 @@ class Sink {
                                        : fmt::format("{}: cannot create: {}", path, std::strerror(errno)));
     }
     out_ = ::fdopen(fd, "w");
+    if (out_ == nullptr) {
+      const int error = errno;
+      ::close(fd);
+      ::unlink(path.c_str());
+      throw Error(fmt::format("{}: {}", path, std::strerror(error)));
+    }
   }
   Sink(const Sink&) = delete;
   Sink& operator=(const Sink&) = delete;
-  ~Sink() {
+  ~Sink() {  // not closed: an error ended the export, and a partial CSV must not pass for a whole one
     if (out_ != nullptr && out_ != stdout) {
       std::fclose(out_);
+      ::unlink(path_.c_str());
     }
   }
   void write(const std::string& text) {
@@ -90,11 +98,19 @@ class Sink {
     }
   }
   void close() {
-    if (std::fflush(out_) != 0 || (out_ != stdout && std::fclose(out_) != 0)) {
-      out_ = nullptr;
-      throw Error(fmt::format("{}: write failed: {}", path_.empty() ? "stdout" : path_, std::strerror(errno)));
+    std::FILE* out = std::exchange(out_, nullptr);
+    const bool flushed = std::fflush(out) == 0;
+    int error = errno;
+    const bool closed = out == stdout || std::fclose(out) == 0;  // closed even when the flush failed
+    if (flushed && !closed) {
+      error = errno;
     }
-    out_ = nullptr;
+    if (!flushed || !closed) {
+      if (out != stdout) {
+        ::unlink(path_.c_str());
+      }
+      throw Error(fmt::format("{}: write failed: {}", path_.empty() ? "stdout" : path_, std::strerror(error)));
+    }
   }
 
  private:

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -39,10 +40,12 @@ std::string seconds_text(double s) {
   if (s < 120) {
     return fmt::format("{:.3g} s", s);
   }
-  if (s < 7200) {
-    return fmt::format("{:.0f} min {:02.0f} s", std::floor(s / 60), std::fmod(s, 60.0));
+  const auto whole = static_cast<long long>(std::llround(s));  // rounded once: never "2 min 60 s"
+  if (whole < 7200) {
+    return fmt::format("{} min {:02} s", whole / 60, whole % 60);
   }
-  return fmt::format("{:.0f} h {:02.0f} min", std::floor(s / 3600), std::fmod(s, 3600.0) / 60);
+  const long long minutes = (whole + 30) / 60;
+  return fmt::format("{} h {:02} min", minutes / 60, minutes % 60);
 }
 
 /// The live figures as a person reads them.
@@ -99,7 +102,10 @@ io::LiveStatus status_of_file(const io::ResultsFile& file, const std::string& pa
   s.done = counts[1];
   s.failed = counts[2];
   s.elapsed_seconds = number("wall_seconds");
-  s.tasks_per_second = s.elapsed_seconds > 0 ? static_cast<double>(s.done) / s.elapsed_seconds : 0.0;
+  // wall_seconds is the last run's: a rate over every run's tasks only when there was one run
+  s.tasks_per_second = s.elapsed_seconds > 0 && number("resume_count") == 0.0
+                           ? static_cast<double>(s.done) / s.elapsed_seconds
+                           : 0.0;
   s.eta_seconds = counts[0] == 0 ? 0.0 : -1.0;
   // Slowest tasks: one pass over /tasks/seconds, a block at a time.
   constexpr TaskIndex kBlock = 1 << 16;
@@ -146,7 +152,14 @@ int print_file(const std::string& path, bool json) {
   const TaskIndex n = file.n_tasks();
   const std::vector<io::Damage> damage = file.has_checksums() ? file.find_damage() : std::vector<io::Damage>{};
   if (json) {
-    std::string body = io::format_live_status(status_of_file(file, path), true);
+    io::LiveStatus status;
+    try {
+      status = status_of_file(file, path);
+    } catch (const io::H5Error&) {  // states or times unreadable: the checks below say which blocks
+      status.output = path;
+      status.n_tasks = n;
+    }
+    std::string body = io::format_live_status(status, true);
     // One schema for running and finished jobs; a finished one adds its status and its checks.
     const auto brace = body.find('{');
     body.insert(brace + 1, fmt::format("\n    \"status\": \"{}\",\n    \"damaged_blocks\": {},", text("status"),
@@ -197,7 +210,11 @@ int inspect_once(const InspectArgs& args, bool clear) {
   }
   if (!live) {
     if (args.json) {
-      fmt::print("{{\"output\": \"{}\", \"status\": \"running\"}}\n", args.file);
+      io::LiveStatus none;  // the same formatter as every other answer: the path is escaped
+      none.output = args.file;
+      std::string body = io::format_live_status(none, true);
+      body.insert(body.find('{') + 1, "\n    \"status\": \"running\", \"no_status_yet\": true,");
+      fmt::print("{}", body);
     } else {
       fmt::print("{}: running; it has not written its live status ({}) yet\n", args.file,
                  io::live_status_path(args.file).string());

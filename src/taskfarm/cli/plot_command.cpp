@@ -62,13 +62,15 @@ int plot(const PlotArgs& args) {
                                  script.string()));
   }
   const std::string interpreter = python();
-  std::vector<std::string> words{interpreter, script.string(), args.file, "--format", args.format};
+  // --opt=VALUE and "--" before the file: a name starting with '-' stays a value
+  std::vector<std::string> words{interpreter, script.string(), "--format=" + args.format};
   if (!args.output_dir.empty()) {
-    words.insert(words.end(), {"-o", args.output_dir});
+    words.push_back("--output-dir=" + args.output_dir);
   }
   if (!args.x.empty()) {
-    words.insert(words.end(), {"--x", args.x});
+    words.push_back("--x=" + args.x);
   }
+  words.insert(words.end(), {"--", args.file});
   std::vector<char*> argv;
   for (std::string& w : words) {
     argv.push_back(w.data());

@@ -1,11 +1,14 @@
 #include "taskfarm/farm/master.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <boost/mpi/environment.hpp>
@@ -240,10 +243,11 @@ void Master::begin_stop() {
   stop_deadline_ = now_seconds() + kStopGraceSeconds;
   const int signo = stop_requested();
   if (signo > 0) {
-    fmt::print(stderr, "taskfarm: signal {} received: stopping after the tasks in progress, then checkpointing\n",
-               signo);
+    fmt::print(stderr, "taskfarm: rank 0 on {}: signal {} received: stopping after the tasks in progress, then "
+                       "checkpointing\n",
+               hosts_.at(0), signo);
   } else {
-    fmt::print(stderr, "taskfarm: a task failed and fail_fast is set: stopping\n");
+    fmt::print(stderr, "taskfarm: rank 0 on {}: a task failed and fail_fast is set: stopping\n", hosts_.at(0));
   }
   std::fflush(stderr);
   const int order = 1;
@@ -258,12 +262,17 @@ void Master::begin_stop() {
 void Master::abandon() {
   // Tasks still running past the grace period (a kernel cannot be interrupted) are given up:
   // everything received is made durable, the rest stays pending, and the job ends for every rank.
-  fmt::print(stderr, "taskfarm: tasks still running {:.0f} s after the stop: abandoning them (they stay pending)\n",
-             kStopGraceSeconds);
+  fmt::print(stderr,
+             "taskfarm: rank 0 on {}: tasks still running {:.0f} s after the stop: abandoning them (they stay "
+             "pending)\n",
+             hosts_.at(0), kStopGraceSeconds);
   writer_.finish();
   file_.set_attribute("status", std::string("incomplete"));
   file_.flush();
-  fmt::print(stderr, "taskfarm: checkpoint written; continue with: taskfarm resume <output>\n");
+  std::error_code ignored;
+  std::filesystem::remove(io::live_status_path(file_.path()), ignored);
+  fmt::print(stderr, "taskfarm: rank 0 on {}: checkpoint written; continue with: taskfarm resume {}\n", hosts_.at(0),
+             file_.path().string());
   std::fflush(stderr);
   boost::mpi::environment::abort(static_cast<int>(ExitCode::interrupted));
 }
@@ -353,6 +362,18 @@ bool stderr_is_terminal() {
   if (::isatty(STDERR_FILENO) != 0) {
     return true;
   }
+  // Only under a launcher that forwards our stderr through a pipe: `taskfarm run 2> log` from a
+  // terminal has a terminal-owning parent too, and must get lines.
+  struct stat st {};
+  if (std::getenv("OMPI_COMM_WORLD_RANK") == nullptr || ::fstat(STDERR_FILENO, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    return false;
+  }
+  std::ifstream comm(fmt::format("/proc/{}/comm", ::getppid()));
+  std::string launcher;
+  std::getline(comm, launcher);
+  if (launcher != "mpirun" && launcher != "mpiexec" && launcher != "orterun" && launcher != "prterun") {
+    return false;
+  }
   std::error_code ec;
   const std::string parent = std::filesystem::read_symlink(fmt::format("/proc/{}/fd/2", ::getppid()), ec).string();
   return !ec && (parent.starts_with("/dev/pts/") || parent.starts_with("/dev/tty"));
@@ -381,8 +402,10 @@ void Master::report_progress(double now, bool last) {
   const TaskIndex n = total_pending_;
   const double eta = rate > 0 ? static_cast<double>(n - std::min(n, settled)) / rate : -1.0;
 
+  if (status_due) {
+    last_status_ = now;  // also when the status is not written: the line and the rate follow it
+  }
   if (!last && status_due && !status_failed_) {
-    last_status_ = now;
     io::LiveStatus status;
     status.output = file_.path().string();
     status.job_name = spec_.name;
@@ -465,6 +488,7 @@ FarmResult Master::run(RankStats& local_stats) {
         world_.recv(status->source(), kTagReport, reinterpret_cast<char*>(buffer.data()), count);
         serve(status->source(), std::move(buffer));
         buffer = {};
+        report_progress(now_seconds(), false);  // a busy master still tells inspect (cheap unless due)
         if (!waiting_.empty()) {  // only the master thread touches waiting_
           release_waiting();
         }
@@ -481,6 +505,8 @@ FarmResult Master::run(RankStats& local_stats) {
     if (local.joinable()) {
       local.detach();  // the caller aborts the job; a blocked compute thread must not hold it up
     }
+    std::error_code ignored;  // the job is ending: its live status must not say "running"
+    std::filesystem::remove(io::live_status_path(file_.path()), ignored);
     throw;
   }
   const double master_cpu = thread_cpu_seconds() - cpu_before;

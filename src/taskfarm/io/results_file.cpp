@@ -1,5 +1,7 @@
 #include "taskfarm/io/results_file.hpp"
 
+#include "taskfarm/io/live_status.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -494,6 +496,10 @@ ResultsFile ResultsFile::open(const std::filesystem::path& path, bool writable) 
   rf.file_ = FileHandle(id);
   if (writable) {
     rf.lock_ = OutputLock(path);
+    if (!rf.lock_.conflicted()) {  // this writer owns the output now: a status left by a killed run is stale
+      std::error_code ignored;
+      std::filesystem::remove(live_status_path(path), ignored);
+    }
     if (rf.lock_.conflicted()) {  // a writer that turned HDF5's locking off got here between probe and open
       throw InputError(fmt::format("{}: a running job is writing this file (it holds the file's write lock); "
                                    "wait for that job to end or stop it first",
@@ -626,7 +632,9 @@ void ResultsFile::write_ranks(std::span<const RankRow> rows) {
                                     : create_dimension(file_.get(), "rank", 0, true);
   if (H5Lexists(file_.get(), "ranks", H5P_DEFAULT) > 0) {  // a resume's run replaces the table
     DatasetHandle old(check_id(H5Dopen2(file_.get(), "ranks", H5P_DEFAULT), "open /ranks"));
-    if (H5DSis_attached(old.get(), dim.get(), 0) > 0) {
+    const htri_t attached = H5DSis_attached(old.get(), dim.get(), 0);
+    check_status(attached < 0 ? -1 : 0, "H5DSis_attached /ranks");
+    if (attached > 0) {
       check_status(H5DSdetach_scale(old.get(), dim.get(), 0), "detach /rank");
     }
     old.reset();
