@@ -177,11 +177,14 @@ class Analysis(common.TempDirTestCase):
                 self.assertEqual(doc["n_tasks"], 300)
                 self.assertEqual(doc["done"] + doc["failed"] + doc["pending"], 300)
                 self.assertEqual(sum(r["tasks"] for r in doc["ranks"]), doc["done"])
+                held = sum(r["in_open_chunks"] for r in doc["ranks"])  # handed out, chunk not finished
+                self.assertLessEqual(held, doc["pending"] + doc["done"], doc)
                 seen.append(doc)
             time.sleep(0.3)
         stdout, stderr = proc.communicate(timeout=60)
         self.assertEqual(proc.returncode, 1, stderr)  # task 7 failed
         self.assertGreaterEqual(len(seen), 2, "inspect saw the job running fewer than twice")
+        self.assertTrue(any(sum(r["in_open_chunks"] for r in d["ranks"]) > 0 for d in seen), seen)
         done = [d["done"] for d in seen]
         self.assertEqual(done, sorted(done))  # never torn, never backwards
         last = seen[-1]

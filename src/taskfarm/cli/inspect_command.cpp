@@ -59,8 +59,9 @@ void print_live(const io::LiveStatus& s) {
              s.pending() == 0 ? "0 s" : seconds_text(s.eta_seconds));
   for (const io::LiveStatus::Rank& r : s.ranks) {
     const double busy = s.elapsed_seconds > 0 ? std::min(1.0, r.busy_seconds / s.elapsed_seconds) : 0.0;
-    fmt::print("  rank {:<3} {}: {} tasks, busy {} ({:.0f}%), idle {:.0f}%\n", r.rank, r.host, r.tasks,
-               seconds_text(r.busy_seconds), 100 * busy, 100 * (1 - busy));
+    fmt::print("  rank {:<3} {}: {} tasks, busy {} ({:.0f}%), idle {:.0f}%{}\n", r.rank, r.host, r.tasks,
+               seconds_text(r.busy_seconds), 100 * busy, 100 * (1 - busy),
+               r.in_open_chunks > 0 ? fmt::format(", {} tasks in open chunks", r.in_open_chunks) : "");
   }
   if (!s.slowest.empty()) {
     std::string text;

@@ -127,6 +127,7 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
       total_pending_(count_tasks(plan.pending)),
       dispatcher_(root_policy(spec, Topology(world.size(), static_cast<int>(spec.schedule.groups))), plan.pending,
                   workers_),
+      held_(static_cast<std::size_t>(world.size()), 0),
       attempts_(plan.attempts),
       writer_(file, widths_, order, options.flush_seconds, options.fsync),
       active_workers_(world.size() - 1),
@@ -138,6 +139,8 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
   const int worker = worker_index(rank);
   for (const ChunkSummary& c : decode_chunks(bytes)) {
     outstanding_ -= std::min(outstanding_, c.range.size());
+    TaskIndex& held = held_[static_cast<std::size_t>(rank)];
+    held -= std::min(held, c.range.size());
     schedule::ChunkReport report{worker, c.range, c.compute_seconds, c.task_mean, c.task_variance};
     report.overhead_seconds = std::max(0.0, c.started - c.assigned);  // awf-d/e count the wait too
     dispatcher_.observe(report);
@@ -161,6 +164,11 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
 
 bool Master::dispatch_finished() const { return stopping_.load() || (dispatcher_.exhausted() && outstanding_ == 0); }
 
+void Master::hand_out(int rank, TaskRange chunk) {
+  outstanding_ += chunk.size();
+  held_[static_cast<std::size_t>(rank)] += chunk.size();
+}
+
 bool Master::fill(int source, std::uint32_t want, AssignMessage& reply) {
   const double now = now_seconds() - t0_;
   // A worker asks for many chunks when its first tasks look cheap; one reply never holds more than
@@ -180,7 +188,7 @@ bool Master::fill(int source, std::uint32_t want, AssignMessage& reply) {
     if (!chunk) {
       break;
     }
-    outstanding_ += chunk->size();
+    hand_out(source, *chunk);
     given += chunk->size();
     reply.chunks.push_back({*chunk, now});
   }
@@ -304,7 +312,7 @@ void Master::compute_locally(RankStats& stats) {
                                                      : 0;
         chunk = stopping_.load() ? std::nullopt : dispatcher_.next(0, cap);
         if (chunk) {
-          outstanding_ += chunk->size();
+          hand_out(0, *chunk);
         } else {
           finished = dispatch_finished();
         }
@@ -423,9 +431,15 @@ void Master::report_progress(double now, bool last) {
     status.tasks_per_second = rate;
     status.eta_seconds = eta;
     for (std::size_t r = 0; r < hosts_.size(); ++r) {
-      status.ranks.push_back({static_cast<int>(r), hosts_[r], 0, 0.0});
+      status.ranks.push_back({static_cast<int>(r), hosts_[r], 0, 0.0, 0});
     }
     writer_.fill_live(status);
+    if (spec_.schedule.groups <= 1) {  // with group masters, a chunk's results come from another rank
+      std::lock_guard lock(dispatch_mutex_);  // the compute thread hands out chunks too
+      for (std::size_t r = 0; r < held_.size(); ++r) {
+        status.ranks[r].in_open_chunks = held_[r];
+      }
+    }
     if (const int error = io::write_live_status(status); error != 0) {
       status_failed_ = true;  // the job matters more than its live view: not tried again
       std::error_code ignored;  // nor is a stale one left for inspect to show

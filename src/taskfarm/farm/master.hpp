@@ -40,6 +40,7 @@ class Master {
   void serve(int source, std::vector<std::byte> bytes);
   WriterItem account(int rank, std::vector<std::byte> bytes);  // dispatch_mutex_ held
   bool fill(int source, std::uint32_t want, AssignMessage& reply);  // dispatch_mutex_ held
+  void hand_out(int rank, TaskRange chunk);                          // dispatch_mutex_ held
   [[nodiscard]] bool dispatch_finished() const;                  // dispatch_mutex_ held
   void release_waiting();
   void begin_stop();
@@ -71,6 +72,7 @@ class Master {
   std::mutex dispatch_mutex_;  // guards the dispatcher and everything below up to the writer
   schedule::ChunkDispatcher dispatcher_;
   TaskIndex outstanding_ = 0;  // tasks handed out whose chunk has not come back
+  std::vector<TaskIndex> held_;  // the same per requesting rank (the live view's open chunks)
   std::map<TaskIndex, std::uint32_t> attempts_;
   std::vector<std::pair<int, std::uint32_t>> waiting_;  // deferred requests: (rank, chunks wanted)
   std::atomic<bool> stopping_{false};

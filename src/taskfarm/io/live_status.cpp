@@ -22,7 +22,8 @@ toml::table to_table(const LiveStatus& s) {
     ranks.push_back(toml::table{{"rank", r.rank},
                                 {"host", r.host},
                                 {"tasks", static_cast<std::int64_t>(r.tasks)},
-                                {"busy_seconds", r.busy_seconds}});
+                                {"busy_seconds", r.busy_seconds},
+                                {"in_open_chunks", static_cast<std::int64_t>(r.in_open_chunks)}});
   }
   toml::array slowest;
   for (const LiveStatus::Task& t : s.slowest) {
@@ -130,7 +131,8 @@ std::optional<LiveStatus> read_live_status(const std::filesystem::path& output) 
     for (const toml::node& n : *a) {
       if (const toml::table* r = n.as_table()) {
         s.ranks.push_back({static_cast<int>(get<std::int64_t>(*r, "rank")), get<std::string>(*r, "host"),
-                           static_cast<std::uint64_t>(get<std::int64_t>(*r, "tasks")), get<double>(*r, "busy_seconds")});
+                           static_cast<std::uint64_t>(get<std::int64_t>(*r, "tasks")), get<double>(*r, "busy_seconds"),
+                           static_cast<std::uint64_t>(get<std::int64_t>(*r, "in_open_chunks"))});
       }
     }
   }

@@ -18,6 +18,9 @@ struct LiveStatus {
     std::string host;
     std::uint64_t tasks = 0;     ///< tasks of this run it computed (results written)
     double busy_seconds = 0.0;   ///< the kernel's seconds on them
+    /// Tasks of the chunks handed to it that it has not finished (some may be written already: results
+    /// leave a worker in pieces, a chunk ends with its last task).
+    std::uint64_t in_open_chunks = 0;
   };
   struct Task {
     std::uint64_t task = 0;
