@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -27,6 +28,12 @@ Update parse_update(std::string_view text, const std::function<void(std::string)
   fail(fmt::format("expected \"metropolis\" or \"wolff\", got \"{}\"", text));
   return Update::wolff;
 }
+
+/// A result field and its error bar.
+struct Observable {
+  Output<double> value;
+  Output<double> error;
+};
 
 class Ising final : public Kernel {
  public:
@@ -74,16 +81,16 @@ class Ising final : public Kernel {
       update_ = setup.param<std::string>("update");
     }
 
-    energy_ = setup.field<double>("energy", "J", "energy per spin <E>/N (J = 1, no field)");
-    energy_err_ = setup.field<double>("energy_err", "J", "standard error of energy (binned jackknife)");
-    abs_m_ = setup.field<double>("abs_m", "", "magnetisation per spin <|M|>/N");
-    abs_m_err_ = setup.field<double>("abs_m_err", "", "standard error of abs_m (binned jackknife)");
-    heat_ = setup.field<double>("specific_heat", "k_B", "specific heat per spin N beta^2 (<e^2> - <e>^2)");
-    heat_err_ = setup.field<double>("specific_heat_err", "k_B", "standard error of specific_heat (jackknife)");
-    chi_ = setup.field<double>("susceptibility", "1/J", "susceptibility per spin N beta (<m^2> - <|m|>^2)");
-    chi_err_ = setup.field<double>("susceptibility_err", "1/J", "standard error of susceptibility (jackknife)");
-    binder_ = setup.field<double>("binder", "", "Binder cumulant 1 - <m^4> / (3 <m^2>^2)");
-    binder_err_ = setup.field<double>("binder_err", "", "standard error of binder (jackknife)");
+    // Each observable is a field and its standard error (binned jackknife), FIELD and FIELD_err.
+    auto observable = [&](const std::string& name, const std::string& unit, const std::string& what) {
+      return Observable{setup.field<double>(name, unit, what),
+                        setup.field<double>(name + "_err", unit, "standard error of " + name + " (binned jackknife)")};
+    };
+    energy_ = observable("energy", "J", "energy per spin <E>/N (J = 1, no field)");
+    abs_m_ = observable("abs_m", "", "magnetisation per spin <|M|>/N");
+    heat_ = observable("specific_heat", "k_B", "specific heat per spin N beta^2 (<e^2> - <e>^2)");
+    chi_ = observable("susceptibility", "1/J", "susceptibility per spin N beta (<m^2> - <|m|>^2)");
+    binder_ = observable("binder", "", "Binder cumulant 1 - <m^4> / (3 <m^2>^2)");
     tau_ = setup.field<double>("tau_int", "sweeps", "integrated autocorrelation time (binning; larger of e and |m|)");
     acceptance_ = setup.field<double>("acceptance", "", "Metropolis acceptance rate (NaN for Wolff)");
     cluster_ = setup.field<double>("cluster_size", "", "Wolff mean cluster size / N (NaN for Metropolis)");
@@ -105,16 +112,12 @@ class Ising final : public Kernel {
       });
     }
     const ising2d::Result r = ising2d::simulate(run);
-    task.out(energy_)[0] = r.energy.value;
-    task.out(energy_err_)[0] = r.energy.error;
-    task.out(abs_m_)[0] = r.abs_m.value;
-    task.out(abs_m_err_)[0] = r.abs_m.error;
-    task.out(heat_)[0] = r.specific_heat.value;
-    task.out(heat_err_)[0] = r.specific_heat.error;
-    task.out(chi_)[0] = r.susceptibility.value;
-    task.out(chi_err_)[0] = r.susceptibility.error;
-    task.out(binder_)[0] = r.binder.value;
-    task.out(binder_err_)[0] = r.binder.error;
+    for (const auto& [field, estimate] : {std::pair{energy_, r.energy}, std::pair{abs_m_, r.abs_m},
+                                          std::pair{heat_, r.specific_heat}, std::pair{chi_, r.susceptibility},
+                                          std::pair{binder_, r.binder}}) {
+      task.out(field.value)[0] = estimate.value;
+      task.out(field.error)[0] = estimate.error;
+    }
     task.out(tau_)[0] = r.tau_int;
     task.out(acceptance_)[0] = r.acceptance;
     task.out(cluster_)[0] = r.cluster_size;
@@ -126,8 +129,8 @@ class Ising final : public Kernel {
   Param<int> L_;
   std::optional<Param<std::int64_t>> seed_;
   std::optional<Param<std::string>> update_;
-  Output<double> energy_, energy_err_, abs_m_, abs_m_err_, heat_, heat_err_, chi_, chi_err_, binder_, binder_err_,
-      tau_, acceptance_, cluster_;
+  Observable energy_, abs_m_, heat_, chi_, binder_;
+  Output<double> tau_, acceptance_, cluster_;
 };
 
 }  // namespace

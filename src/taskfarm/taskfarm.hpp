@@ -234,8 +234,16 @@ class Task {
   /// such a job before it starts).
   template <class T>
   [[nodiscard]] T param(std::string_view name) const {
-    static_assert(sizeof(T) == 0, "param<T>: T is double, std::int64_t, int or std::string");
-    return T{};
+    if constexpr (std::is_same_v<T, double>) {
+      return real_param(name);
+    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+      return integer_param(name);
+    } else if constexpr (std::is_same_v<T, int>) {
+      return int_param(name);
+    } else {
+      static_assert(std::is_same_v<T, std::string>, "param<T>: T is double, std::int64_t, int or std::string");
+      return text_param(name);
+    }
   }
   /// @brief The value of a parameter through a handle from Setup::param<T>: no lookup, no check
   /// beyond the handle's own (the job was checked when the handle was made).
@@ -275,23 +283,6 @@ class Task {
   std::size_t n_fields_;
   const detail::TaskImpl& impl_;
 };
-
-template <>
-inline double Task::param<double>(std::string_view name) const {
-  return real_param(name);
-}
-template <>
-inline std::int64_t Task::param<std::int64_t>(std::string_view name) const {
-  return integer_param(name);
-}
-template <>
-inline int Task::param<int>(std::string_view name) const {
-  return int_param(name);
-}
-template <>
-inline std::string Task::param<std::string>(std::string_view name) const {
-  return text_param(name);
-}
 
 /// @brief A computation over tasks, built by the app's factory on every rank (rank 0 may build it
 /// more than once: to validate the job, then to compute, on another thread than the one that built

@@ -52,6 +52,13 @@ class TaskImpl {
     }
     throw Error(fmt::format("task {}: no parameter named '{}' (the job's axes: {})", index_, name, names));
   }
+  /// A handle's axis, or an Error when the handle was never made by Setup::param.
+  std::size_t resolved(std::size_t axis) const {
+    if (axis >= params_.axes().size()) {
+      throw Error(fmt::format("task {}: a parameter handle that was never resolved (Setup::param)", index_));
+    }
+    return axis;
+  }
   [[noreturn]] void wrong_kind(std::string_view name, std::string_view wanted) const {
     throw Error(fmt::format("task {}: parameter '{}' holds {} values, not {}", index_, name,
                             kind_name(params_.axes()[axis(name)].kind()), wanted));
@@ -195,12 +202,13 @@ int Task::int_param(std::string_view name) const {
   return static_cast<int>(v);
 }
 
+// By name: find the axis, check its kind, then read it as a handle would.
 double Task::real_param(std::string_view name) const {
   const std::size_t a = impl_.axis(name);
   if (impl_.params_.axes()[a].kind() == job::Axis::Kind::text) {
     impl_.wrong_kind(name, "numbers");
   }
-  return impl_.params_.real(a, impl_.index_);
+  return real_at(a);
 }
 
 std::int64_t Task::integer_param(std::string_view name) const {
@@ -208,7 +216,7 @@ std::int64_t Task::integer_param(std::string_view name) const {
   if (impl_.params_.axes()[a].kind() != job::Axis::Kind::integer) {
     impl_.wrong_kind(name, "integers");
   }
-  return impl_.params_.integer(a, impl_.index_);
+  return integer_at(a);
 }
 
 const std::string& Task::text_param(std::string_view name) const {
@@ -216,28 +224,17 @@ const std::string& Task::text_param(std::string_view name) const {
   if (impl_.params_.axes()[a].kind() != job::Axis::Kind::text) {
     impl_.wrong_kind(name, "text");
   }
-  return impl_.params_.text(a, impl_.index_);
+  return text_at(a);
 }
 
-double Task::real_at(std::size_t axis) const {
-  if (axis >= impl_.params_.axes().size()) {
-    throw Error(fmt::format("task {}: a parameter handle that was never resolved (Setup::param)", impl_.index_));
-  }
-  return impl_.params_.real(axis, impl_.index_);
-}
+double Task::real_at(std::size_t axis) const { return impl_.params_.real(impl_.resolved(axis), impl_.index_); }
 
 std::int64_t Task::integer_at(std::size_t axis) const {
-  if (axis >= impl_.params_.axes().size()) {
-    throw Error(fmt::format("task {}: a parameter handle that was never resolved (Setup::param)", impl_.index_));
-  }
-  return impl_.params_.integer(axis, impl_.index_);
+  return impl_.params_.integer(impl_.resolved(axis), impl_.index_);
 }
 
 const std::string& Task::text_at(std::size_t axis) const {
-  if (axis >= impl_.params_.axes().size()) {
-    throw Error(fmt::format("task {}: a parameter handle that was never resolved (Setup::param)", impl_.index_));
-  }
-  return impl_.params_.text(axis, impl_.index_);
+  return impl_.params_.text(impl_.resolved(axis), impl_.index_);
 }
 
 // -- main -----------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <variant>
@@ -75,24 +76,33 @@ void print_live(const io::LiveStatus& s) {
   }
 }
 
+/// A text attribute of the file's root, or `missing`.
+std::string text_of(const io::ResultsFile& file, const char* name, const char* missing) {
+  const auto v = file.attribute(name);
+  return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : std::string(missing);
+}
+
+/// A numeric attribute of the file's root.
+std::optional<double> number_of(const io::ResultsFile& file, const char* name) {
+  const auto v = file.attribute(name);
+  if (!v || std::holds_alternative<std::string>(*v)) {
+    return std::nullopt;
+  }
+  return std::visit([](const auto& x) -> double {
+    if constexpr (std::is_arithmetic_v<std::decay_t<decltype(x)>>) {
+      return static_cast<double>(x);
+    } else {
+      return 0.0;
+    }
+  }, *v);
+}
+
 /// A finished file's figures in the live status' shape (for --json: one schema either way).
 io::LiveStatus status_of_file(const io::ResultsFile& file, const std::string& path) {
   io::LiveStatus s;
   s.output = path;
-  auto text = [&](const char* name) {
-    const auto v = file.attribute(name);
-    return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : std::string();
-  };
-  auto number = [&](const char* name) {
-    const auto v = file.attribute(name);
-    return v ? std::visit([](const auto& x) -> double {
-      if constexpr (std::is_arithmetic_v<std::decay_t<decltype(x)>>) {
-        return static_cast<double>(x);
-      } else {
-        return 0.0;
-      }
-    }, *v) : 0.0;
-  };
+  auto text = [&](const char* name) { return text_of(file, name, ""); };
+  auto number = [&](const char* name) { return number_of(file, name).value_or(0.0); };
   s.job_name = text("job_name");
   s.app = text("app");
   s.host = text("host");
@@ -117,14 +127,8 @@ io::LiveStatus status_of_file(const io::ResultsFile& file, const std::string& pa
     file.read_tasks(file.seconds_column(), r, seconds.data());
     file.read_tasks(file.state_column(), r, state.data());
     for (TaskIndex i = 0; i < r.size(); ++i) {
-      if (state[i] == 1 && (s.slowest.size() < 5 || seconds[i] > s.slowest.back().seconds)) {
-        const io::LiveStatus::Task t{r.begin + i, seconds[i]};
-        s.slowest.insert(std::find_if(s.slowest.begin(), s.slowest.end(),
-                                      [&](const io::LiveStatus::Task& x) { return x.seconds < t.seconds; }),
-                         t);
-        if (s.slowest.size() > 5) {
-          s.slowest.pop_back();
-        }
+      if (state[i] == 1) {
+        io::LiveStatus::keep_slowest(s.slowest, {r.begin + i, seconds[i]});
       }
     }
   }
@@ -139,16 +143,10 @@ io::LiveStatus status_of_file(const io::ResultsFile& file, const std::string& pa
 /// The summary of a file no job is writing (the pre-live `inspect`), plus its checksums.
 int print_file(const std::string& path, bool json) {
   const io::ResultsFile file = io::ResultsFile::open(path);
-  auto text = [&](const char* name) {
-    const auto v = file.attribute(name);
-    return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : std::string("?");
-  };
-  auto number = [&](const char* name) -> std::string {
-    const auto v = file.attribute(name);
-    if (!v) {
-      return "?";
-    }
-    return std::visit([](const auto& x) { return fmt::format("{}", x); }, *v);
+  auto text = [&](const char* name) { return text_of(file, name, "?"); };
+  auto number = [&](const char* name) {
+    const auto v = number_of(file, name);
+    return v ? fmt::format("{}", *v) : std::string("?");
   };
   const TaskIndex n = file.n_tasks();
   const std::vector<io::Damage> damage = file.has_checksums() ? file.find_damage() : std::vector<io::Damage>{};

@@ -277,8 +277,7 @@ void Master::abandon() {
   writer_.finish();
   file_.set_attribute("status", std::string("incomplete"));
   file_.flush();
-  std::error_code ignored;
-  std::filesystem::remove(io::live_status_path(file_.path()), ignored);
+  io::remove_live_status(file_.path());
   fmt::print(stderr, "taskfarm: rank 0 on {}: checkpoint written; continue with: taskfarm resume {}\n", hosts_.at(0),
              file_.path().string());
   std::fflush(stderr);
@@ -442,8 +441,7 @@ void Master::report_progress(double now, bool last) {
     }
     if (const int error = io::write_live_status(status); error != 0) {
       status_failed_ = true;  // the job matters more than its live view: not tried again
-      std::error_code ignored;  // nor is a stale one left for inspect to show
-      std::filesystem::remove(io::live_status_path(file_.path()), ignored);
+      io::remove_live_status(file_.path());  // nor is a stale one left for inspect to show
       if (error != ENOSPC && error != EDQUOT) {  // a full disk is the output's to report, once
         fmt::print(stderr, "taskfarm: rank 0 on {}: cannot write the live status {} ({}); taskfarm inspect will "
                            "not show this job until it ends\n",
@@ -519,8 +517,7 @@ FarmResult Master::run(RankStats& local_stats) {
     if (local.joinable()) {
       local.detach();  // the caller aborts the job; a blocked compute thread must not hold it up
     }
-    std::error_code ignored;  // the job is ending: its live status must not say "running"
-    std::filesystem::remove(io::live_status_path(file_.path()), ignored);
+    io::remove_live_status(file_.path());  // the job is ending: its status must not say "running"
     throw;
   }
   const double master_cpu = thread_cpu_seconds() - cpu_before;
@@ -532,8 +529,7 @@ FarmResult Master::run(RankStats& local_stats) {
   }
   writer_.finish();
   report_progress(now_seconds(), true);
-  std::error_code ignored;  // the file holds everything now; a status left behind would be stale
-  std::filesystem::remove(io::live_status_path(file_.path()), ignored);
+  io::remove_live_status(file_.path());  // the file holds everything now; a status would be stale
 
   FarmResult result;
   result.wall_seconds = now_seconds() - t0_;

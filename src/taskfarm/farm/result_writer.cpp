@@ -186,15 +186,7 @@ std::uint64_t ResultWriter::put_run(const PieceView& piece, const job::TaskOrder
     done += e - k;
     for (TaskIndex j = k; j < e; ++j) {  // the live view: busy time and the slowest tasks
       scratch_busy_ += seconds[j];
-      if (scratch_slowest_.size() < kSlowest || seconds[j] > scratch_slowest_.back().seconds) {
-        const io::LiveStatus::Task t{tasks.begin + j, seconds[j]};
-        auto at = std::find_if(scratch_slowest_.begin(), scratch_slowest_.end(),
-                               [&](const io::LiveStatus::Task& s) { return s.seconds < t.seconds; });
-        scratch_slowest_.insert(at, t);
-        if (scratch_slowest_.size() > kSlowest) {
-          scratch_slowest_.pop_back();
-        }
-      }
+      io::LiveStatus::keep_slowest(scratch_slowest_, {tasks.begin + j, seconds[j]});
     }
     k = e;
   }

@@ -103,7 +103,6 @@ class ResultWriter {
   double cpu_seconds_ = 0.0;
 
   // The live view: the writer thread gathers a report's figures without a lock, then publishes.
-  static constexpr std::size_t kSlowest = 5;
   static constexpr std::size_t kRecentFailures = 5;
   std::uint64_t scratch_tasks_ = 0;
   double scratch_busy_ = 0.0;

@@ -69,6 +69,11 @@ std::filesystem::path live_status_path(const std::filesystem::path& output) {
   return std::filesystem::path(output.string() + ".status.toml");
 }
 
+void remove_live_status(const std::filesystem::path& output) noexcept {
+  std::error_code ignored;  // none there is the usual case
+  std::filesystem::remove(live_status_path(output), ignored);
+}
+
 std::string format_live_status(const LiveStatus& status, bool json) {
   std::ostringstream out;
   if (json) {

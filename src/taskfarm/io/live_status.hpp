@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -54,10 +55,26 @@ struct LiveStatus {
   std::vector<Failure> recent_failures;  ///< the latest failed attempts, latest last
 
   [[nodiscard]] std::uint64_t pending() const noexcept { return to_do - std::min(to_do, done + failed); }
+
+  static constexpr std::size_t kSlowest = 5;  ///< slowest tasks kept
+  /// @brief Keeps `task` in `top` if it is among the kSlowest slowest so far (slowest first).
+  /// Inline: the writer thread offers it every task it writes.
+  static void keep_slowest(std::vector<Task>& top, Task task) {
+    if (top.size() == kSlowest && task.seconds <= top.back().seconds) {
+      return;
+    }
+    top.insert(std::find_if(top.begin(), top.end(), [&](const Task& t) { return t.seconds < task.seconds; }), task);
+    if (top.size() > kSlowest) {
+      top.pop_back();
+    }
+  }
 };
 
 /// @brief OUT.status.toml beside OUT.
 [[nodiscard]] std::filesystem::path live_status_path(const std::filesystem::path& output);
+
+/// @brief Removes the status of `output` (a job that ends, or a new writer of a killed job's output).
+void remove_live_status(const std::filesystem::path& output) noexcept;
 
 /// @brief Writes `status` to live_status_path(status.output) atomically (temporary file, rename).
 /// Returns 0, or the errno of the failure: callers treat it as non-fatal (the job matters more than

@@ -497,8 +497,7 @@ ResultsFile ResultsFile::open(const std::filesystem::path& path, bool writable) 
   if (writable) {
     rf.lock_ = OutputLock(path);
     if (!rf.lock_.conflicted()) {  // this writer owns the output now: a status left by a killed run is stale
-      std::error_code ignored;
-      std::filesystem::remove(live_status_path(path), ignored);
+      remove_live_status(path);
     }
     if (rf.lock_.conflicted()) {  // a writer that turned HDF5's locking off got here between probe and open
       throw InputError(fmt::format("{}: a running job is writing this file (it holds the file's write lock); "
