@@ -44,8 +44,8 @@ namespace job {
 class Settings;
 }  // namespace job
 
-/// @brief Element type of a result field, as stored in HDF5.
-enum class Type : std::uint8_t { u8, i32, u32, i64, u64, f32, f64 };
+/// @brief Element type of a result field, as stored in HDF5 (text: see Setup::text_field).
+enum class Type : std::uint8_t { u8, i32, u32, i64, u64, f32, f64, text };
 
 /// @brief The Type of a C++ element type (for Setup::field<T>).
 template <class T>
@@ -83,6 +83,21 @@ class Output {
   std::size_t values_ = 0;
 };
 
+/// @brief A handle to a declared text field: what Task::set_text() takes. Cheap to copy.
+class TextOutput {
+ public:
+  TextOutput() = default;
+  [[nodiscard]] std::size_t index() const noexcept { return index_; }
+  /// @brief The most bytes of UTF-8 one task's text holds.
+  [[nodiscard]] std::size_t max_bytes() const noexcept { return bytes_; }
+
+ private:
+  friend class Setup;
+  TextOutput(std::size_t index, std::size_t bytes) : index_(index), bytes_(bytes) {}
+  std::size_t index_ = static_cast<std::size_t>(-1);
+  std::size_t bytes_ = 0;
+};
+
 /// @brief A typed handle to a parameter axis, resolved once by Setup::param<T>(name): Task::param()
 /// reads a task's value through it without a name lookup. Cheap to copy.
 template <class T>
@@ -113,6 +128,8 @@ class Settings {
   [[nodiscard]] bool flag(std::string_view key, std::optional<bool> fallback = {}) const;
   [[nodiscard]] std::string text(std::string_view key, std::optional<std::string> fallback = {}) const;
   [[nodiscard]] std::vector<double> reals(std::string_view key, std::optional<std::vector<double>> fallback = {}) const;
+  [[nodiscard]] std::vector<std::string> texts(std::string_view key,
+                                               std::optional<std::vector<std::string>> fallback = {}) const;
   /// @brief A file the kernel reads: no job may write its output over it.
   [[nodiscard]] std::string input_path(std::string_view key) const;
   /// @brief Throws InputError "file:line: [app] key: message".
@@ -158,6 +175,13 @@ class Setup {
     return field<T>(std::move(name), {}, std::move(unit), std::move(description));
   }
 
+  /// @brief Declares a text field /results/NAME: up to `max_bytes` bytes of UTF-8 per task, stored
+  /// as one fixed-length string per task (h5py: `ds.asstr()`, xarray and pandas read str).
+  TextOutput text_field(std::string name, std::size_t max_bytes, std::string description = {}) {
+    const std::size_t index = declare(std::move(name), Type::text, {max_bytes}, {}, std::move(description));
+    return TextOutput(index, max_bytes);
+  }
+
   /// @brief When the job file has no [params]: its tasks are one integer axis `name` taking the
   /// values begin, begin + 1, ..., end - 1 (an image's rows, a list's entries). Call it before
   /// param() and tasks(); a job that has [params] keeps them.
@@ -169,6 +193,9 @@ class Setup {
   /// @brief The names of the job's parameter axes, in the job's order (to refuse axes a kernel
   /// would silently ignore).
   [[nodiscard]] std::vector<std::string> param_names() const;
+  /// @brief The kind of axis `name` (integer, real or text); InputError naming the job file when
+  /// there is no such axis.
+  [[nodiscard]] ParamKind param_kind(std::string_view name) const;
   /// @brief Refuses the job (InputError naming the job file) unless it has an axis `name` of `kind`.
   void require_param(std::string_view name, ParamKind kind) const;
   /// @brief A handle to axis `name` for Task::param(). Refuses the job (InputError naming the job
@@ -257,6 +284,17 @@ class Task {
       return static_cast<T>(integer_at(axis.axis()));
     }
   }
+  /// @brief Which end of a text is kept when it is longer than its field.
+  enum class Keep { head, tail };
+  /// @brief Stores `text` in a text field: bytes that are not UTF-8 (and NUL) become U+FFFD, and a
+  /// text longer than the field keeps its first or last max_bytes() bytes, cut between characters.
+  /// Returns true when the whole text fitted.
+  bool set_text(const TextOutput& field, std::string_view text, Keep keep = Keep::head) const;
+  /// @brief The signal that asked the job to stop (SIGTERM, SIGINT, SIGUSR1: Slurm's notice before
+  /// the time limit), or 0. A kernel that waits for something (a process, a file) polls it and
+  /// throws Interrupted: the task stays pending for the resume instead of failing.
+  [[nodiscard]] int stop_signal() const noexcept;
+
   /// @brief The task's values of a declared field (values_per_task() elements, pre-zeroed).
   template <class T>
   [[nodiscard]] std::span<T> out(const Output<T>& field) const {
@@ -286,8 +324,9 @@ class Task {
 
 /// @brief A computation over tasks, built by the app's factory on every rank (rank 0 may build it
 /// more than once: to validate the job, then to compute, on another thread than the one that built
-/// it): keep the constructor free of side effects. Throwing from compute() fails that task only
-/// (recorded in /failures, retried); the job goes on.
+/// it; with `[job] slots = K`, K instances compute K tasks at once on K threads): keep the
+/// constructor free of side effects. Throwing from compute() fails that task only (recorded in
+/// /failures, retried; TaskFailed keeps what it wrote); the job goes on. Interrupted leaves it pending.
 class Kernel {
  public:
   virtual ~Kernel() = default;
@@ -296,6 +335,13 @@ class Kernel {
   /// @brief True when a task's results depend only on its parameter values and the settings, not
   /// on its index: then a resume with an edited job may keep results of tasks that moved.
   [[nodiscard]] virtual bool results_follow_parameters() const { return false; }
+  /// @brief What compute() would do for `task`, in one line, without doing it: `taskfarm validate
+  /// --show N` and `run --dry-run` print it (a command's argv). Empty (the default): the task's
+  /// parameter values are shown instead. Task::out() and set_text() must not be called here.
+  [[nodiscard]] virtual std::string describe(const Task& task) const {
+    (void)task;
+    return {};
+  }
 };
 
 /// @brief One app of an executable: `[job] app = "NAME"` selects it.

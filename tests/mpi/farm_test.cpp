@@ -76,7 +76,7 @@ farm::FarmResult run_job(const std::string& text, const std::string& output) {
   options.progress_seconds = 0;
   farm::FarmPlan plan;
   plan.pending = {TaskRange{0, spec.params.size()}};
-  const farm::FarmResult result = farm::run_farm(world, spec, *kernel, file.get(), options, plan);
+  const farm::FarmResult result = farm::run_farm(world, spec, {kernel.get()}, file.get(), options, plan);
   file.reset();  // closed before anyone reads it
   world.barrier();
   return result;

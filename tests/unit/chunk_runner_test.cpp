@@ -57,7 +57,7 @@ TEST(ChunkRunnerTest, computes_the_task_at_each_position_and_reports_failures_by
   job::ParamSpace params({job::Axis::integer_range("i", 0, 6)}, job::Combine::product);
   const job::TaskOrder reverse = job::TaskOrder::build(job::parse_order("reverse", "test"), params);
   Recorder kernel;
-  ChunkRunner runner(kernel, {8}, reverse);
+  ChunkRunner runner({&kernel}, {8}, reverse);
   ReportBuilder report({8});
   ASSERT_EQ(runner.run({2, 6}, report, now_seconds() + 60.0), 6U);
   EXPECT_EQ(kernel.seen, (std::vector<TaskIndex>{3, 2, 1, 0}));
@@ -114,7 +114,7 @@ TEST(TickCalibrationTest, rate_is_seconds_over_ticks_since_construction) {
 TEST(ChunkRunnerTest, times_every_task_in_seconds_and_keeps_exact_moments) {
   Spinner kernel;
   const double t0 = now_seconds();  // before the runner: its calibration's origin is inside the wall time
-  ChunkRunner runner(kernel, {8}, identity_);
+  ChunkRunner runner({&kernel}, {8}, identity_);
   ReportBuilder report({8});
   const TaskIndex reached = runner.run({0, 8}, report, now_seconds() + 60.0);
   const double wall = now_seconds() - t0;
@@ -151,7 +151,7 @@ TEST(ChunkRunnerTest, times_every_task_in_seconds_and_keeps_exact_moments) {
 TEST(ChunkRunnerTest, stops_at_the_deadline_after_at_least_one_task) {
   Spinner kernel;
   const double t0 = now_seconds();
-  ChunkRunner runner(kernel, {8}, identity_);
+  ChunkRunner runner({&kernel}, {8}, identity_);
   ReportBuilder report({8});
   // Already past: one task, then stop.
   EXPECT_EQ(runner.run({10, 20}, report, now_seconds() - 1.0), 11U);
@@ -182,7 +182,7 @@ TEST(ChunkRunnerTest, stops_at_the_deadline_after_at_least_one_task) {
 TEST(ChunkRunnerTest, a_stop_request_ends_the_piece_after_the_current_task) {
   Spinner kernel;
   std::atomic<int> stop{1};
-  ChunkRunner runner(kernel, {8}, identity_, &stop);
+  ChunkRunner runner({&kernel}, {8}, identity_, &stop);
   ReportBuilder report({8});
   EXPECT_EQ(runner.run({0, 10}, report, now_seconds() + 60.0), 1U);
 }

@@ -2,6 +2,9 @@
 // app::Registry): a user's App becomes a registered app whose kernel adapts each task.
 #include "taskfarm/taskfarm.hpp"
 
+#include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -23,7 +26,8 @@ static_assert(static_cast<int>(Type::u8) == static_cast<int>(ElementType::u8) &&
               static_cast<int>(Type::i64) == static_cast<int>(ElementType::i64) &&
               static_cast<int>(Type::u64) == static_cast<int>(ElementType::u64) &&
               static_cast<int>(Type::f32) == static_cast<int>(ElementType::f32) &&
-              static_cast<int>(Type::f64) == static_cast<int>(ElementType::f64));
+              static_cast<int>(Type::f64) == static_cast<int>(ElementType::f64) &&
+              static_cast<int>(Type::text) == static_cast<int>(ElementType::text));
 
 class SetupImpl {
  public:
@@ -37,8 +41,9 @@ class SetupImpl {
 
 class TaskImpl {
  public:
-  TaskImpl(TaskIndex index, const job::ParamSpace& params, const app::TaskOutput& out, std::size_t n_fields)
-      : index_(index), params_(params), out_(out), n_fields_(n_fields) {}
+  TaskImpl(TaskIndex index, const job::ParamSpace& params, const app::TaskOutput& out, std::size_t n_fields,
+           const std::atomic<int>* stop)
+      : index_(index), params_(params), out_(out), n_fields_(n_fields), stop_(stop) {}
   Task task() const { return Task(*this, index_, out_.slots(), n_fields_); }
 
   /// The axis `name`, or an Error that fails the task and names the axes there are.
@@ -71,26 +76,78 @@ class TaskImpl {
   const job::ParamSpace& params_;
   const app::TaskOutput& out_;
   std::size_t n_fields_;
+  const std::atomic<int>* stop_;
 };
 
 /// An app::Kernel running a user's Kernel: builds a Task view per task.
 class Adapter final : public app::Kernel {
  public:
-  Adapter(std::unique_ptr<taskfarm::Kernel> user, std::vector<app::Field> fields, const job::ParamSpace& params)
-      : user_(std::move(user)), fields_(std::move(fields)), params_(params) {}
+  Adapter(std::unique_ptr<taskfarm::Kernel> user, std::vector<app::Field> fields, const job::ParamSpace& params,
+          const std::atomic<int>* stop)
+      : user_(std::move(user)), fields_(std::move(fields)), params_(params), stop_(stop) {}
   [[nodiscard]] std::vector<app::Field> schema() const override { return fields_; }
   void compute(TaskIndex task, const app::TaskOutput& out) override {
-    const TaskImpl impl(task, params_, out, fields_.size());
+    const TaskImpl impl(task, params_, out, fields_.size(), stop_);
     Task view = impl.task();
     user_->compute(view);
   }
   [[nodiscard]] bool results_follow_parameters() const override { return user_->results_follow_parameters(); }
+  [[nodiscard]] std::string describe(TaskIndex task) const override {
+    const app::TaskOutput none(nullptr);
+    const TaskImpl impl(task, params_, none, 0, stop_);  // no field: out() and set_text() throw
+    const Task view = impl.task();
+    return user_->describe(view);
+  }
 
  private:
   std::unique_ptr<taskfarm::Kernel> user_;
   std::vector<app::Field> fields_;
   const job::ParamSpace& params_;
+  const std::atomic<int>* stop_;
 };
+
+/// `text` as valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF):
+/// every byte that does not start a well-formed character, and NUL, becomes U+FFFD.
+std::string valid_utf8(std::string_view text) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned c = p[i];
+    std::size_t len = 0;
+    unsigned lo = 0x80;  // the second byte's range (narrower after E0, ED, F0, F4)
+    unsigned hi = 0xBF;
+    if (c >= 0x01 && c <= 0x7F) {
+      len = 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      lo = c == 0xE0 ? 0xA0 : 0x80;
+      hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      lo = c == 0xF0 ? 0x90 : 0x80;
+      hi = c == 0xF4 ? 0x8F : 0xBF;
+    }
+    bool ok = len > 0 && i + len <= n;
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      const unsigned b = p[i + k];
+      ok = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
+    }
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += kReplacement;
+      ++i;
+    }
+  }
+  return out;
+}
 
 }  // namespace detail
 
@@ -172,6 +229,15 @@ std::pair<std::int64_t, std::int64_t> Setup::integer_bounds(std::size_t axis) co
   return impl_.context_.params.axes().at(axis).integer_bounds();
 }
 
+ParamKind Setup::param_kind(std::string_view name) const {
+  const auto axis = impl_.context_.params.find(name);
+  if (!axis) {
+    fail_param(name, "missing; the job has no parameter axis of that name");
+  }
+  const job::Axis::Kind k = impl_.context_.params.axes()[*axis].kind();
+  return k == job::Axis::Kind::integer ? ParamKind::integer : k == job::Axis::Kind::real ? ParamKind::real : ParamKind::text;
+}
+
 void Setup::require_param(std::string_view name, ParamKind kind) const {
   if (kind != ParamKind::real) {  // the others are what param<T>() accepts
     (void)resolve(name, kind == ParamKind::integer ? Holds::integer : kind == ParamKind::text ? Holds::text : Holds::real);
@@ -188,6 +254,39 @@ void Setup::require_param(std::string_view name, ParamKind kind) const {
 }
 
 // -- Task -------------------------------------------------------------------------------------------------
+
+bool Task::set_text(const TextOutput& field, std::string_view text, Keep keep) const {
+  if (field.index() >= n_fields_) {
+    undeclared_output();
+  }
+  const std::string valid = detail::valid_utf8(text);
+  const std::size_t room = field.max_bytes();
+  std::size_t begin = 0;
+  std::size_t end = valid.size();
+  auto continuation = [&](std::size_t i) { return (static_cast<unsigned char>(valid[i]) & 0xC0U) == 0x80U; };
+  if (end - begin > room) {  // cut between characters: never in the middle of a UTF-8 sequence
+    if (keep == Keep::head) {
+      end = room;
+      while (end > 0 && continuation(end)) {
+        --end;
+      }
+    } else {
+      begin = valid.size() - room;
+      while (begin < valid.size() && continuation(begin)) {
+        ++begin;
+      }
+    }
+  }
+  auto* slot = reinterpret_cast<char*>(slots_[field.index()]);
+  std::memcpy(slot, valid.data() + begin, end - begin);
+  std::memset(slot + (end - begin), 0, room - (end - begin));
+  return begin == 0 && end == valid.size();
+}
+
+int Task::stop_signal() const noexcept {
+  const int signo = impl_.stop_ != nullptr ? impl_.stop_->load(std::memory_order_relaxed) : 0;
+  return std::max(signo, 0);  // a programmatic stop (fail_fast, a deadline) lets tasks finish
+}
 
 void Task::undeclared_output() const {
   throw Error(fmt::format("task {}: an output handle that was never declared (Setup::field)", impl_.index_));
@@ -247,7 +346,7 @@ app::AppInfo detail::adapt(App a) {
               throw Error("the app declared no result field (Setup::field)");
             }
             return std::unique_ptr<app::Kernel>(
-                new detail::Adapter(std::move(user), std::move(impl.fields_), context.params));
+                new detail::Adapter(std::move(user), std::move(impl.fields_), context.params, context.stop));
           }};
 }
 

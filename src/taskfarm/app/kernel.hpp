@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,6 +47,12 @@ class Kernel {
   /// alone, not on its index: then a resume with an edited job may keep a result whose task moved
   /// to another index. False (the safe default) keeps a result only at its own index.
   [[nodiscard]] virtual bool results_follow_parameters() const { return false; }
+  /// @brief What compute() would do for `task`, in one line (a command's argv); "" when the kernel
+  /// has nothing to say beyond the task's parameters.
+  [[nodiscard]] virtual std::string describe(TaskIndex task) const {
+    (void)task;
+    return {};
+  }
 };
 
 /// @brief What a kernel factory gets: the job's `[app]` settings, its parameter space (which a
@@ -56,6 +63,7 @@ struct KernelContext {
   int rank = 0;
   int threads = 1;  ///< threads one task may use ([job] threads_per_task, else OMP_NUM_THREADS, else 1)
   std::string source;  ///< the job file, for messages
+  const std::atomic<int>* stop = nullptr;  ///< the job's stop flag (a signal number > 0, or < 0), when computing
 };
 
 /// @brief Builds a kernel, validating the settings (job::Settings::fail for bad values).

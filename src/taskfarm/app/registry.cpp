@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "taskfarm/core/error.hpp"
+#include "taskfarm/job/param_expression.hpp"
 
 namespace taskfarm::app {
 
@@ -25,7 +26,7 @@ const AppInfo* Registry::find(std::string_view name) const {
   return nullptr;
 }
 
-std::unique_ptr<Kernel> Registry::instantiate(job::JobSpec& spec, int rank) const {
+std::unique_ptr<Kernel> Registry::instantiate(job::JobSpec& spec, int rank, const std::atomic<int>* stop) const {
   const AppInfo* info = find(spec.app);
   if (info == nullptr) {
     throw InputError(
@@ -39,7 +40,7 @@ std::unique_ptr<Kernel> Registry::instantiate(job::JobSpec& spec, int rank) cons
     const char* env = std::getenv("OMP_NUM_THREADS");
     threads = env != nullptr && std::atoi(env) > 0 ? std::atoi(env) : 1;
   }
-  KernelContext context{spec.app_settings, spec.params, rank, threads, spec.source};
+  KernelContext context{spec.app_settings, spec.params, rank, threads, spec.source, stop};
   std::unique_ptr<Kernel> kernel = info->make(context);
   spec.app_settings.reject_unknown();
   if (spec.params.empty()) {
@@ -48,6 +49,13 @@ std::unique_ptr<Kernel> Registry::instantiate(job::JobSpec& spec, int rank) cons
                                  spec.source, spec.app));
   }
   job::check_order(spec.schedule.order, spec.params);
+  if (!spec.expected_seconds.empty()) {  // against the axes the app may have just given the job
+    try {
+      (void)job::ParamExpression::parse(spec.expected_seconds, spec.params);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: [job] expected_seconds: {}", spec.source, e.what()));
+    }
+  }
   for (const Field& f : kernel->schema()) {
     if (f.bytes_per_task() == 0) {
       throw Error(fmt::format("app '{}': result field '{}' has zero size", spec.app, f.name));

@@ -318,11 +318,7 @@ int validate_command(const std::string& path, const app::Registry& registry) {
     fmt::print("    {:<12} {:>10} values  {}\n", a.name(), a.size(), a.describe());
   }
   for (const app::Field& f : kernel->schema()) {
-    std::string shape = fmt::format("{}", spec.params.size());
-    for (auto d : f.shape) {
-      shape += fmt::format(", {}", d);
-    }
-    fmt::print("  result   /results/{} {} ({}){}\n", f.name, element_name(f.type), shape,
+    fmt::print("  result   /results/{} {}{}\n", f.name, f.describe(spec.params.size()),
                f.unit.empty() ? "" : " [" + f.unit + "]");
   }
   fmt::print("  output   about {}{}\n", job::human_bytes(io::ResultsFile::estimate_bytes(layout)), room);

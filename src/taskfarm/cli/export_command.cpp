@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -45,8 +46,8 @@ void put_text(std::string& line, std::string_view v) {
   line += '"';
 }
 
-/// One element of a scalar result, shortest text that reads back to the same value.
-void put_value(std::string& line, ElementType type, const std::byte* p) {
+/// One scalar result (`bytes` of it), numbers as the shortest text that reads back to the same value.
+void put_value(std::string& line, ElementType type, const std::byte* p, std::size_t bytes) {
   auto get = [p]<class T>(T) {
     T v;
     std::memcpy(&v, p, sizeof v);
@@ -60,6 +61,11 @@ void put_value(std::string& line, ElementType type, const std::byte* p) {
     case ElementType::u64: fmt::format_to(std::back_inserter(line), "{}", get(std::uint64_t{})); break;
     case ElementType::f32: fmt::format_to(std::back_inserter(line), "{}", get(float{})); break;
     case ElementType::f64: fmt::format_to(std::back_inserter(line), "{}", get(double{})); break;
+    case ElementType::text: {  // NUL-padded
+      const auto* chars = reinterpret_cast<const char*>(p);
+      put_text(line, std::string_view(chars, std::find(chars, chars + bytes, '\0') - chars));
+      break;
+    }
   }
 }
 
@@ -124,7 +130,7 @@ int export_csv(const ExportArgs& args) {
   std::vector<std::size_t> scalars;  // result columns with one value per task
   std::vector<std::string> left_out;
   for (std::size_t c = 0; c < file.result_count(); ++c) {
-    if (file.column(c).shape.empty()) {
+    if (file.column(c).shape.empty() || file.column(c).type == ElementType::text) {
       scalars.push_back(c);
     } else {
       left_out.push_back(file.column(c).name);
@@ -181,7 +187,8 @@ int export_csv(const ExportArgs& args) {
       for (std::size_t k = 0; k < scalars.size(); ++k) {
         text += ',';
         if (done) {  // a pending or failed task has no result: an empty cell, not a zero
-          put_value(text, file.column(scalars[k]).type, results[k].data() + i * file.column_bytes(scalars[k]));
+          const std::size_t bytes = file.column_bytes(scalars[k]);
+          put_value(text, file.column(scalars[k]).type, results[k].data() + i * bytes, bytes);
         }
       }
       fmt::format_to(std::back_inserter(text), ",{},", state[i] < 3 ? kStates[state[i]] : "unknown");

@@ -176,12 +176,7 @@ int print_file(const std::string& path, bool json) {
     fmt::print("  tasks    {} (their states are damaged)\n", n);
   }
   for (std::size_t c = 0; c < file.result_count(); ++c) {
-    const io::ColumnSpec& col = file.column(c);
-    std::string shape = fmt::format("{}", n);
-    for (auto d : col.shape) {
-      shape += fmt::format(", {}", d);
-    }
-    fmt::print("  result   /results/{} {} ({})\n", col.name, element_name(col.type), shape);
+    fmt::print("  result   /results/{} {}\n", file.column(c).name, file.column(c).describe(n));
   }
   fmt::print("  created  {}, wall {} s\n", text("created"), number("wall_seconds"));
   if (!file.has_checksums()) {

@@ -10,6 +10,11 @@ inline double now_seconds() noexcept {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+/// @brief Seconds since the Unix epoch (system_clock): for end times other programs give (Slurm's).
+inline double epoch_seconds() noexcept {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 /// @brief CPU seconds consumed by the calling thread.
 inline double thread_cpu_seconds() noexcept {
   timespec ts{};

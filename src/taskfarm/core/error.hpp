@@ -18,7 +18,17 @@ class InputError : public Error {
 };
 
 /// @brief Work stopped on purpose by a signal (SIGINT, SIGTERM, SIGUSR1) before it completed.
+/// Thrown from a kernel's compute() (after Task::stop_signal() said so): the task was cut short by
+/// the job's own stop; it is not a failure, uses up no retry and stays pending for the resume.
 class Interrupted : public Error {
+ public:
+  using Error::Error;
+};
+
+/// @brief Thrown from a kernel's compute(): the task failed (recorded in /failures with this
+/// message, retried like any failure), but the result fields it wrote are kept, not zeroed: a
+/// command's exit code and stderr say why it failed.
+class TaskFailed : public Error {
  public:
   using Error::Error;
 };

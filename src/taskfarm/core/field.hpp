@@ -26,6 +26,17 @@ struct Field {
     return n;
   }
   [[nodiscard]] std::size_t bytes_per_task() const { return values_per_task() * element_size(type); }
+  /// @brief How the dataset looks to a reader of `n_tasks` tasks: "float64 (100, 3)", "string (100, up to 4096 bytes)".
+  [[nodiscard]] std::string describe(std::uint64_t n_tasks) const {
+    std::string text = std::string(element_name(type)) + " (" + std::to_string(n_tasks);
+    if (type == ElementType::text) {
+      return text + ", up to " + std::to_string(values_per_task()) + " bytes)";
+    }
+    for (auto d : shape) {
+      text += ", " + std::to_string(d);
+    }
+    return text + ")";
+  }
 };
 
 }  // namespace taskfarm

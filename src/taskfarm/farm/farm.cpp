@@ -48,8 +48,9 @@ std::vector<std::size_t> field_bytes(const app::Kernel& kernel) {
   return out;
 }
 
-FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& spec, app::Kernel& kernel,
-                    io::ResultsFile* file, const FarmOptions& options, const FarmPlan& plan) {
+FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& spec,
+                    const std::vector<app::Kernel*>& kernels, io::ResultsFile* file, const FarmOptions& options,
+                    const FarmPlan& plan) {
   install_stop_handlers();
   const std::string host = boost::mpi::environment::processor_name();
   std::vector<std::string> hosts;
@@ -59,12 +60,18 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
 
   world.barrier();
   const double t0 = now_seconds();  // every rank's clock origin, within a barrier's skew
+  // Walltime-aware start: with an end time and an expected duration per task.
+  StartLimit limit;
+  if (options.end_epoch > 0 && !spec.expected_seconds.empty()) {
+    limit.end = t0 + (options.end_epoch - epoch_seconds());
+    limit.expected = job::ParamExpression::parse(spec.expected_seconds, spec.params);
+  }
 
   RankStats stats;
   FarmResult result;
   if (world.rank() == 0) {
     const FarmPlan scheduled{order.positions_of(plan.pending), order.by_position(plan.attempts)};
-    Master master(world, spec, kernel, *file, options, scheduled, t0, hosts, order);
+    Master master(world, spec, kernels, *file, options, scheduled, t0, hosts, order, &limit);
     result = master.run(stats);
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
@@ -79,7 +86,7 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
       stats.cpu_seconds = process_cpu_seconds();
       stats.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
     } else {
-      stats = Worker(world, kernel, order, spec.schedule.prefetch, t0, topo.scheduler_of(world.rank())).run();
+      stats = Worker(world, kernels, order, spec.schedule.prefetch, t0, topo.scheduler_of(world.rank()), &limit).run();
     }
   }
 

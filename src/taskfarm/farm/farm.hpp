@@ -19,8 +19,10 @@ namespace taskfarm::farm {
 /// (nullptr on other ranks); the other ranks are workers. Every rank must pass the same spec and
 /// an equivalent kernel; `plan` matters on rank 0 only. SIGTERM, SIGINT and SIGUSR1 stop it cleanly
 /// (handlers are installed here).
-FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& spec, app::Kernel& kernel,
-                    io::ResultsFile* file, const FarmOptions& options, const FarmPlan& plan);
+/// `kernels`: one per slot (`[job] slots`, fitted to the rank's cores), at least one.
+FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& spec,
+                    const std::vector<app::Kernel*>& kernels, io::ResultsFile* file, const FarmOptions& options,
+                    const FarmPlan& plan);
 
 /// @brief Kernel field widths in bytes per task, as the wire format needs them.
 std::vector<std::size_t> field_bytes(const app::Kernel& kernel);

@@ -2,8 +2,16 @@
 
 #include "taskfarm/farm/farm.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <memory>
+#include <string_view>
+#include <vector>
 
 #include <boost/mpi/collectives.hpp>
 #include <boost/mpi/communicator.hpp>
@@ -36,11 +44,53 @@ struct JobMessage {
   int code = 0;
   std::string text;
   std::string source;
+  double end_epoch = 0.0;  // the job's end time, found once by rank 0 (one squeue call, not one per rank)
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & code & text & source;
+    ar & code & text & source & end_epoch;
   }
 };
+
+/// Under Slurm, the allocation's end time (Unix seconds) from `squeue -h -o %e -j $SLURM_JOB_ID`
+/// (local time, "2026-12-02T14:31:00"); 0 when not under Slurm, without a limit, or unknown.
+double slurm_end_epoch() {
+  const char* id = std::getenv("SLURM_JOB_ID");
+  if (id == nullptr || std::string_view(id).find_first_not_of("0123456789_") != std::string_view::npos) {
+    return 0.0;
+  }
+  std::FILE* pipe = ::popen(fmt::format("squeue -h -o %e -j {} 2>/dev/null", id).c_str(), "r");
+  if (pipe == nullptr) {
+    return 0.0;
+  }
+  std::array<char, 128> line{};
+  const bool got = std::fgets(line.data(), line.size(), pipe) != nullptr;
+  ::pclose(pipe);
+  std::tm tm{};
+  if (!got || ::strptime(line.data(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) {
+    return 0.0;  // "N/A", "UNLIMITED": no end to plan for
+  }
+  tm.tm_isdst = -1;
+  const std::time_t end = std::mktime(&tm);
+  return end < 0 ? 0.0 : static_cast<double>(end);
+}
+
+/// Slots a rank runs: `[job] slots`, lowered with `threads_per_task` so that slots x threads fit
+/// the cores this rank may use (its affinity mask: a Slurm task's --cpus-per-task, mpirun's binding).
+unsigned fitted_slots(const job::JobSpec& spec, int rank, const std::string& host) {
+  if (spec.slots <= 1 || spec.threads_per_task == 0) {
+    return std::max(1U, spec.slots);
+  }
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const unsigned cores =
+      ::sched_getaffinity(0, sizeof set, &set) == 0 ? static_cast<unsigned>(CPU_COUNT(&set)) : spec.slots;
+  const unsigned fit = std::max(1U, cores / spec.threads_per_task);
+  if (fit < spec.slots && rank == 0) {
+    fmt::print(stderr, "taskfarm: rank 0 on {}: {} slots x {} threads per task do not fit its {} cores: running {} "
+                       "tasks at once per rank\n", host, spec.slots, spec.threads_per_task, cores, fit);
+  }
+  return std::min(spec.slots, fit);
+}
 
 }  // namespace
 
@@ -76,6 +126,7 @@ int launch(const std::function<Prepared(int n_ranks)>& prepare, const FarmOption
       prepared = prepare(world.size());
       message.text = prepared.text;
       message.source = prepared.source;
+      message.end_epoch = options.end_epoch > 0 ? options.end_epoch : slurm_end_epoch();
     } catch (const Interrupted& e) {
       error = fmt::format("{}; nothing was written", e.what());
       message.code = static_cast<int>(ExitCode::interrupted);
@@ -97,8 +148,15 @@ int launch(const std::function<Prepared(int n_ranks)>& prepare, const FarmOption
 
   try {
     job::JobSpec spec = job::parse_job(message.text, message.source);
-    auto kernel = registry.instantiate(spec, world.rank());
-    const FarmResult result = run_farm(world, spec, *kernel, prepared.file.get(), options, prepared.plan);
+    std::vector<std::unique_ptr<app::Kernel>> kernels;
+    std::vector<app::Kernel*> lanes;
+    for (unsigned s = fitted_slots(spec, world.rank(), host); s > 0; --s) {
+      kernels.push_back(registry.instantiate(spec, world.rank(), &stop_flag()));
+      lanes.push_back(kernels.back().get());
+    }
+    FarmOptions run_options = options;
+    run_options.end_epoch = message.end_epoch;
+    const FarmResult result = run_farm(world, spec, lanes, prepared.file.get(), run_options, prepared.plan);
     prepared.file.reset();  // closed (and unlocked) before we report
     if (world.rank() == 0) {
       fmt::print(stderr, "taskfarm: {}: {} tasks done, {} failed, {} pending; {:.2f} s on {} ranks\n", prepared.output,

@@ -103,18 +103,19 @@ TaskIndex count_tasks(const std::vector<TaskRange>& ranges) {
 
 }  // namespace
 
-Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, app::Kernel& kernel,
+Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, std::vector<app::Kernel*> kernels,
                io::ResultsFile& file, const FarmOptions& options, const FarmPlan& plan, double t0,
-               std::vector<std::string> hosts, const job::TaskOrder& order)
+               std::vector<std::string> hosts, const job::TaskOrder& order, const StartLimit* limit)
     : world_(world),
       spec_(spec),
-      kernel_(kernel),
+      kernels_(std::move(kernels)),
+      limit_(limit),
       order_(order),
       file_(file),
       options_(options),
       t0_(t0),
       hosts_(std::move(hosts)),
-      widths_(field_bytes(kernel)),
+      widths_(field_bytes(*kernels_.front())),
       local_compute_(spec.schedule.master_computes || world.size() == 1),
       requester_(requesters(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(),
                             local_compute_)),
@@ -151,7 +152,7 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
     if (spec_.fail_fast) {
       item.failed.push_back(f.position);
       stopped_by_failure_ = true;
-      request_stop();
+      request_stop(kStopFailFast);
     } else if (attempt <= spec_.retries && !stopping_.load()) {
       dispatcher_.retry(f.position.value, worker);
     } else if (attempt > spec_.retries) {
@@ -220,6 +221,10 @@ void Master::serve(int source, std::vector<std::byte> bytes) {
     const std::vector<std::uint64_t> words = encode_assign(reply);
     world_.send(source, kTagAssign, words.data(), static_cast<int>(words.size()));
   }
+  if ((header.flags & ReportHeader::kStopped) != 0 && !stopping_.load()) {
+    stopped_rank_ = source;
+    request_stop(kStopPeer);  // the run loop stops every rank: nobody waits for that rank's chunks
+  }
   if ((header.flags & ReportHeader::kFinal) != 0) {
     --active_workers_;
     finished_[static_cast<std::size_t>(source)] = true;
@@ -249,13 +254,26 @@ void Master::release_waiting() {
 void Master::begin_stop() {
   stopping_.store(true);
   stop_deadline_ = now_seconds() + kStopGraceSeconds;
-  const int signo = stop_requested();
-  if (signo > 0) {
+  const int reason = stop_requested();
+  if (reason > 0) {
     fmt::print(stderr, "taskfarm: rank 0 on {}: signal {} received: stopping after the tasks in progress, then "
                        "checkpointing\n",
-               hosts_.at(0), signo);
-  } else {
+               hosts_.at(0), reason);
+  } else if (reason == kStopFailFast) {
     fmt::print(stderr, "taskfarm: rank 0 on {}: a task failed and fail_fast is set: stopping\n", hosts_.at(0));
+  } else {
+    // Tasks in progress were started because they were expected to end in time: they may run to the end.
+    if (limit_ != nullptr && limit_->active()) {
+      stop_deadline_ = std::max(stop_deadline_, limit_->end + kStopGraceSeconds);
+    }
+    if (reason == kStopDeadline) {
+      fmt::print(stderr, "taskfarm: rank 0 on {}: the next task is not expected to end before the job's end time: "
+                         "stopping after the tasks in progress, then checkpointing\n", hosts_.at(0));
+    } else {
+      fmt::print(stderr, "taskfarm: rank 0 on {}: rank {} on {} stopped (its next task would not end before the "
+                         "job's end time, or a signal reached it): stopping the job, then checkpointing\n",
+                 hosts_.at(0), stopped_rank_, hosts_.at(static_cast<std::size_t>(std::max(stopped_rank_, 0))));
+    }
   }
   std::fflush(stderr);
   const int order = 1;
@@ -287,7 +305,7 @@ void Master::abandon() {
 void Master::compute_locally(RankStats& stats) {
   try {
     ReportBuilder report(widths_);
-    ChunkRunner runner(kernel_, widths_, order_, &stop_flag());
+    ChunkRunner runner(kernels_, widths_, order_, &stop_flag(), limit_);
     std::size_t task_bytes = sizeof(double) + 1;
     for (auto w : widths_) {
       task_bytes += w;
@@ -534,7 +552,7 @@ FarmResult Master::run(RankStats& local_stats) {
   FarmResult result;
   result.wall_seconds = now_seconds() - t0_;
   result.master_cpu_seconds = master_cpu;
-  result.stopped_by_signal = stopping_.load() && !stopped_by_failure_;
+  result.stopped_by_signal = stopping_.load() && !stopped_by_failure_;  // a signal, or a deadline: resume me
   file_.set_attribute("writer_cpu_seconds", writer_.cpu_seconds());
   return result;
 }

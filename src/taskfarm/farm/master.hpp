@@ -11,6 +11,7 @@
 #include <boost/mpi/communicator.hpp>
 
 #include "taskfarm/app/kernel.hpp"
+#include "taskfarm/farm/chunk_runner.hpp"
 #include "taskfarm/farm/farm.hpp"
 #include "taskfarm/farm/protocol.hpp"
 #include "taskfarm/farm/result_writer.hpp"
@@ -30,9 +31,9 @@ namespace taskfarm::farm {
 /// task; what they computed is written and the rest stays pending for `taskfarm resume`.
 class Master {
  public:
-  Master(const boost::mpi::communicator& world, const job::JobSpec& spec, app::Kernel& kernel, io::ResultsFile& file,
-         const FarmOptions& options, const FarmPlan& plan, double t0, std::vector<std::string> hosts,
-         const job::TaskOrder& order);
+  Master(const boost::mpi::communicator& world, const job::JobSpec& spec, std::vector<app::Kernel*> kernels,
+         io::ResultsFile& file, const FarmOptions& options, const FarmPlan& plan, double t0,
+         std::vector<std::string> hosts, const job::TaskOrder& order, const StartLimit* limit = nullptr);
   /// @brief Runs until every task is done (or the job was stopped) and every worker has left.
   FarmResult run(RankStats& local_stats);
 
@@ -55,7 +56,8 @@ class Master {
 
   const boost::mpi::communicator& world_;
   const job::JobSpec& spec_;
-  app::Kernel& kernel_;
+  std::vector<app::Kernel*> kernels_;
+  const StartLimit* limit_;
   const job::TaskOrder& order_;
   io::ResultsFile& file_;
   FarmOptions options_;
@@ -77,6 +79,7 @@ class Master {
   std::vector<std::pair<int, std::uint32_t>> waiting_;  // deferred requests: (rank, chunks wanted)
   std::atomic<bool> stopping_{false};
   bool stopped_by_failure_ = false;
+  int stopped_rank_ = -1;         // a worker that stopped on its own (kStopped), for the message
   ResultWriter writer_;
 
   int active_workers_;

@@ -17,6 +17,7 @@ struct FarmOptions {
   double flush_seconds = 5.0;      ///< checkpoint interval of the output file
   bool fsync = true;               ///< fsync results before a checkpoint marks them done (node crashes)
   double progress_seconds = 30.0;  ///< progress line interval on stderr off a terminal (0: never)
+  double end_epoch = 0.0;          ///< the job's end, Unix seconds (--deadline, else Slurm's end time); 0: none
 };
 
 /// @brief What rank 0 is to run: all tasks of a new job, or what a resumed job has left.

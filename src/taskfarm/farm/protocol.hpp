@@ -40,6 +40,7 @@ struct ChunkSummary {
 struct ReportHeader {
   static constexpr std::uint32_t kMagic = 0x54465231;  // "TFR1"
   static constexpr std::uint32_t kFinal = 1;           // the worker is done and leaves
+  static constexpr std::uint32_t kStopped = 2;         // ... because it stopped on its own: the job stops
   std::uint32_t magic = kMagic;
   std::uint32_t want = 0;   ///< chunks the worker asks for (0: results only, no reply expected)
   std::uint32_t flags = 0;

@@ -25,9 +25,9 @@ void install_stop_handlers() {
 
 int stop_requested() noexcept { return g_stop.load(std::memory_order_relaxed); }
 
-void request_stop() noexcept {
+void request_stop(int reason) noexcept {
   int expected = 0;
-  g_stop.compare_exchange_strong(expected, -1);
+  g_stop.compare_exchange_strong(expected, reason);
 }
 
 void clear_stop() noexcept { g_stop.store(0); }

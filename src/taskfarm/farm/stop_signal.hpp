@@ -8,11 +8,17 @@ namespace taskfarm::farm {
 /// mpirun forwards to every rank) that only record the signal; the farm polls stop_requested().
 void install_stop_handlers();
 
-/// @brief The signal that asked us to stop (or -1 for a programmatic stop), 0 if none.
+/// @brief Why the job stops when no signal asked it to (stop_requested() < 0).
+inline constexpr int kStopFailFast = -1;  ///< a task failed and the job has fail_fast
+inline constexpr int kStopDeadline = -2;  ///< the next task could not end before the job's end time
+inline constexpr int kStopPeer = -3;      ///< another rank stopped (its own deadline or signal)
+
+/// @brief The signal that asked us to stop (> 0), the reason of a programmatic stop (< 0), 0 if none.
 int stop_requested() noexcept;
 
-/// @brief Asks for a stop from code (fail_fast). Safe from any thread.
-void request_stop() noexcept;
+/// @brief Asks for a stop from code (kStopFailFast, kStopDeadline, kStopPeer); a stop already
+/// requested keeps its reason. Safe from any thread.
+void request_stop(int reason) noexcept;
 
 /// @brief Forgets a previous stop (tests that run several farms in one process).
 void clear_stop() noexcept;

@@ -34,19 +34,25 @@ double ewma(double old, double sample, double alpha) { return old < 0 ? sample :
 
 }  // namespace
 
-Worker::Worker(const boost::mpi::communicator& world, app::Kernel& kernel, const job::TaskOrder& order,
-               unsigned prefetch, double t0, int scheduler)
-    : world_(world), kernel_(kernel), order_(order), prefetch_(prefetch), t0_(t0), scheduler_(scheduler) {}
+Worker::Worker(const boost::mpi::communicator& world, std::vector<app::Kernel*> kernels, const job::TaskOrder& order,
+               unsigned prefetch, double t0, int scheduler, const StartLimit* limit)
+    : world_(world),
+      kernels_(std::move(kernels)),
+      limit_(limit),
+      order_(order),
+      prefetch_(prefetch),
+      t0_(t0),
+      scheduler_(scheduler) {}
 
 RankStats Worker::run() {
-  const std::vector<std::size_t> widths = field_bytes(kernel_);
+  const std::vector<std::size_t> widths = field_bytes(*kernels_.front());
   std::size_t task_bytes = sizeof(double) + 1;
   for (auto w : widths) {
     task_bytes += w;
   }
   const TaskIndex piece_tasks = std::max<std::size_t>(1, kPieceBytes / task_bytes);
   ReportBuilder report(widths);
-  ChunkRunner runner(kernel_, widths, order_, &stop_flag());
+  ChunkRunner runner(kernels_, widths, order_, &stop_flag(), limit_);
   RankStats stats;
 
   std::deque<Assignment> queue;
@@ -228,7 +234,9 @@ RankStats Worker::run() {
     const TaskIndex done = reached - cursor;
     stats.tasks += done;
     stats.busy_seconds += t_end - t_begin;
-    task_time = ewma(task_time, (t_end - t_begin) / static_cast<double>(done), 0.2);
+    if (done > 0) {  // none: the job is stopping (a task interrupted, or one that could not end in time)
+      task_time = ewma(task_time, (t_end - t_begin) / static_cast<double>(done), 0.2);
+    }
     cursor = reached;
 
     if (cursor < a.range.end && check_stop()) {
@@ -259,7 +267,9 @@ RankStats Worker::run() {
       backoff.reset();
     }
   }
-  send(0, ReportHeader::kFinal);
+  // A stop of our own (our deadline, a signal that reached this rank only) stops the whole job:
+  // rank 0 must not wait for the rest of our chunks.
+  send(0, ReportHeader::kFinal | (stopping && !stop_received ? ReportHeader::kStopped : 0));
   for (auto& s : sends) {
     s.first.wait();
   }

@@ -3,6 +3,7 @@
 #include <boost/mpi/communicator.hpp>
 
 #include "taskfarm/app/kernel.hpp"
+#include "taskfarm/farm/chunk_runner.hpp"
 #include "taskfarm/farm/farm.hpp"
 
 namespace taskfarm::farm {
@@ -16,13 +17,15 @@ class Worker {
  public:
   /// @param scheduler the rank that hands out chunks: 0, or the group master (results always go to 0)
   /// @param order maps the positions it is handed to the tasks its kernel computes
-  Worker(const boost::mpi::communicator& world, app::Kernel& kernel, const job::TaskOrder& order, unsigned prefetch,
-         double t0, int scheduler = 0);
+  /// @param kernels one per slot; @param limit walltime-aware start (or nullptr)
+  Worker(const boost::mpi::communicator& world, std::vector<app::Kernel*> kernels, const job::TaskOrder& order,
+         unsigned prefetch, double t0, int scheduler = 0, const StartLimit* limit = nullptr);
   RankStats run();
 
  private:
   const boost::mpi::communicator& world_;
-  app::Kernel& kernel_;
+  std::vector<app::Kernel*> kernels_;
+  const StartLimit* limit_;
   const job::TaskOrder& order_;
   unsigned prefetch_;
   double t0_;

@@ -1,5 +1,7 @@
 #include "taskfarm/io/h5.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace taskfarm::io {
@@ -61,8 +63,21 @@ hid_t native_type(ElementType type) {
       return H5T_NATIVE_FLOAT;
     case ElementType::f64:
       return H5T_NATIVE_DOUBLE;
+    case ElementType::text:
+      break;
   }
-  throw Error("unknown element type");
+  throw Error("native_type: not a numeric element type");
+}
+
+DatatypeHandle stored_type(ElementType type, std::size_t text_bytes) {
+  if (type != ElementType::text) {
+    return DatatypeHandle(check_id(H5Tcopy(native_type(type)), "H5Tcopy"));
+  }
+  DatatypeHandle t(check_id(H5Tcopy(H5T_C_S1), "H5Tcopy"));
+  check_status(H5Tset_size(t.get(), std::max<std::size_t>(1, text_bytes)), "H5Tset_size");
+  check_status(H5Tset_strpad(t.get(), H5T_STR_NULLPAD), "H5Tset_strpad");
+  check_status(H5Tset_cset(t.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  return t;
 }
 
 DatatypeHandle vlen_string_type() {

@@ -68,8 +68,12 @@ using DatatypeHandle = Handle<&H5Tclose>;
 using PropListHandle = Handle<&H5Pclose>;
 using AttributeHandle = Handle<&H5Aclose>;
 
-/// @brief The HDF5 native type of an element type (owned by the library; do not close).
+/// @brief The HDF5 native type of a numeric element type (owned by the library; do not close).
 hid_t native_type(ElementType type);
+
+/// @brief The type of one element as stored: the native type, or for text a fixed-length UTF-8
+/// string of `text_bytes` bytes, NUL-padded (h5py and pandas read it as a string).
+DatatypeHandle stored_type(ElementType type, std::size_t text_bytes);
 
 /// @brief A new variable-length UTF-8 string type.
 DatatypeHandle vlen_string_type();

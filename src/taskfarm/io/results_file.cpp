@@ -159,9 +159,17 @@ hsize_t table_size(hid_t dataset) {
   return n;
 }
 
+/// The per-task dimensions of a column in the file: its shape, but none for text (one string per task).
+std::vector<std::uint64_t> stored_shape(const ColumnSpec& spec) {
+  return spec.type == ElementType::text ? std::vector<std::uint64_t>{} : spec.shape;
+}
+
 std::optional<ElementType> element_type_of(hid_t type) {
   const H5T_class_t cls = H5Tget_class(type);
   const std::size_t size = H5Tget_size(type);
+  if (cls == H5T_STRING && H5Tis_variable_str(type) == 0) {
+    return ElementType::text;
+  }
   if (cls == H5T_FLOAT) {
     return size == 4 ? std::optional(ElementType::f32) : size == 8 ? std::optional(ElementType::f64) : std::nullopt;
   }
@@ -358,7 +366,7 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
     const bool is_result = c < options.results.size();
     std::vector<hsize_t> dims{options.n_tasks};
     std::vector<hsize_t> chunk{rf.chunk_rows_};
-    for (auto d : spec.shape) {
+    for (auto d : stored_shape(spec)) {
       dims.push_back(d);
       chunk.push_back(d);
     }
@@ -373,9 +381,13 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
     col.spec = spec;
     col.path = (is_result ? "/results/" : "/tasks/") + spec.name;
     col.bytes = spec.bytes_per_task();
-    col.dataset = DatasetHandle(check_id(H5Dcreate2(parent, spec.name.c_str(), native_type(spec.type), space.get(),
-                                                    H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                                         "create " + col.path));
+    col.type = stored_type(spec.type, spec.bytes_per_task());
+    col.dataset = DatasetHandle(check_id(
+        H5Dcreate2(parent, spec.name.c_str(), col.type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+        "create " + col.path));
+    if (spec.type == ElementType::text) {
+      write_string_attribute(col.dataset.get(), "_Encoding", "utf-8");  // xarray decodes it to str
+    }
     if (!spec.description.empty()) {
       write_string_attribute(col.dataset.get(), "description", spec.description);
     }
@@ -406,10 +418,11 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
     DatasetHandle task = create_dimension(f, "task", options.n_tasks, false);
     for (const Column& col : rf.columns_) {
       attach(col.dataset.get(), task.get(), 0, col.path);
-      for (std::size_t k = 0; k < col.spec.shape.size(); ++k) {
+      const std::vector<std::uint64_t> shape = stored_shape(col.spec);
+      for (std::size_t k = 0; k < shape.size(); ++k) {
         const std::string name = fmt::format("{}_dim{}", col.spec.name, k + 1);
         if (taken.insert(name).second) {
-          DatasetHandle dim = create_dimension(f, name, col.spec.shape[k], false);
+          DatasetHandle dim = create_dimension(f, name, shape[k], false);
           attach(col.dataset.get(), dim.get(), static_cast<unsigned>(k + 1), col.path);
         }
       }
@@ -537,6 +550,7 @@ ResultsFile ResultsFile::open(const std::filesystem::path& path, bool writable) 
         throw InputError(fmt::format("{}: dataset {} has a type taskfarm does not write", path.string(), p));
       }
       col.spec.type = *et;
+      col.type = DatatypeHandle(check_id(H5Tget_native_type(type.get(), H5T_DIR_ASCEND), "H5Tget_native_type"));
       DataspaceHandle space(check_id(H5Dget_space(col.dataset.get()), "H5Dget_space"));
       const int rank = H5Sget_simple_extent_ndims(space.get());
       std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 1)));
@@ -545,6 +559,9 @@ ResultsFile ResultsFile::open(const std::filesystem::path& path, bool writable) 
         throw InputError(fmt::format("{}: {} has {} rows, expected n_tasks = {}", path.string(), p, dims[0], rf.n_tasks_));
       }
       col.spec.shape.assign(dims.begin() + 1, dims.end());
+      if (col.spec.type == ElementType::text) {
+        col.spec.shape.insert(col.spec.shape.begin(), H5Tget_size(type.get()));  // bytes per task
+      }
       col.bytes = col.spec.bytes_per_task();
       PropListHandle dcpl(check_id(H5Dget_create_plist(col.dataset.get()), "H5Dget_create_plist"));
       std::vector<hsize_t> chunk(dims.size());
@@ -570,7 +587,7 @@ void ResultsFile::write_tasks(std::size_t column, TaskRange range, const void* d
   std::vector<hsize_t> start{range.begin};
   std::vector<hsize_t> count{range.size()};
   hsize_t values = range.size();
-  for (auto d : col.spec.shape) {
+  for (auto d : stored_shape(col.spec)) {
     start.push_back(0);
     count.push_back(d);
     values *= d;
@@ -578,7 +595,7 @@ void ResultsFile::write_tasks(std::size_t column, TaskRange range, const void* d
   check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
                "select hyperslab");
   DataspaceHandle mem_space(check_id(H5Screate_simple(1, &values, nullptr), "H5Screate_simple"));
-  check_status(H5Dwrite(col.dataset.get(), native_type(col.spec.type), mem_space.get(), file_space.get(),
+  check_status(H5Dwrite(col.dataset.get(), col.type.get(), mem_space.get(), file_space.get(),
                         H5P_DEFAULT, data),
                fmt::format("write {} [{}, {})", col.path, range.begin, range.end));
 }
@@ -592,7 +609,7 @@ void ResultsFile::read_tasks(std::size_t column, TaskRange range, void* data) co
   std::vector<hsize_t> start{range.begin};
   std::vector<hsize_t> count{range.size()};
   hsize_t values = range.size();
-  for (auto d : col.spec.shape) {
+  for (auto d : stored_shape(col.spec)) {
     start.push_back(0);
     count.push_back(d);
     values *= d;
@@ -600,7 +617,7 @@ void ResultsFile::read_tasks(std::size_t column, TaskRange range, void* data) co
   check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
                "select hyperslab");
   DataspaceHandle mem_space(check_id(H5Screate_simple(1, &values, nullptr), "H5Screate_simple"));
-  check_status(H5Dread(col.dataset.get(), native_type(col.spec.type), mem_space.get(), file_space.get(), H5P_DEFAULT,
+  check_status(H5Dread(col.dataset.get(), col.type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT,
                        data),
                fmt::format("read {} [{}, {})", col.path, range.begin, range.end));
 }

@@ -156,6 +156,7 @@ class ResultsFile {
     std::string path;
     std::size_t bytes = 0;
     DatasetHandle dataset;
+    DatatypeHandle type;  ///< the element type in memory and on disk (a text field's fixed-length string)
   };
   ResultsFile() = default;
   void open_tables();

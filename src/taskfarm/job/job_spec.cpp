@@ -12,6 +12,8 @@
 
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/job/input_file.hpp"
+#include "taskfarm/job/param_expression.hpp"
+#include "taskfarm/job/task_table.hpp"
 
 namespace taskfarm::job {
 
@@ -65,43 +67,8 @@ void reject_unusable_values(const std::string& source, const toml::node& node, c
 
 /// What an axis name must be so that HDF5 (a link name), netCDF readers and messages can hold it.
 void check_axis_name(const std::string& source, const toml::node& node, const std::string& name) {
-  const auto bad = [&](std::string_view why) {
-    fail_at(source, node, fmt::format("[params] {}", name), fmt::format("not a usable axis name: {}", why));
-  };
-  if (name.empty()) {
-    bad("it is empty");
-  }
-  if (name.size() > 255) {
-    bad("longer than 255 bytes");
-  }
-  if (name == "." || name == "..") {
-    bad("\".\" and \"..\" are reserved by HDF5");
-  }
-  for (const unsigned char c : name) {
-    if (c == '/') {
-      bad("it contains '/' (HDF5's path separator)");
-    }
-    if (c < 0x20 || c == 0x7f) {
-      bad("it contains a control character");
-    }
-  }
-  if (std::isspace(static_cast<unsigned char>(name.front())) != 0 ||
-      std::isspace(static_cast<unsigned char>(name.back())) != 0) {
-    bad("it starts or ends with white space");
-  }
-  // Well-formed UTF-8 (netCDF and h5py decode names as UTF-8).
-  for (std::size_t i = 0; i < name.size();) {
-    const auto c = static_cast<unsigned char>(name[i]);
-    const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (len == 0 || i + len > name.size()) {
-      bad("it is not valid UTF-8");
-    }
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(name[i + k]) >> 6) != 0x2) {
-        bad("it is not valid UTF-8");
-      }
-    }
-    i += len;
+  if (const auto why = unusable_axis_name(name)) {
+    fail_at(source, node, fmt::format("[params] {}", name), fmt::format("not a usable axis name: {}", *why));
   }
 }
 
@@ -380,7 +347,31 @@ Axis parse_axis(const std::string& source, const std::string& name, const toml::
   return *axis;
 }
 
-ParamSpace parse_params(const std::string& source, const toml::table& table) {
+ParamSpace parse_params(const std::string& source, const toml::table& table, std::vector<std::string>& task_files) {
+  // A task table or a command list is the whole parameter space: one task per row or line.
+  for (const char* key : {"table", "lines"}) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+      continue;
+    }
+    const std::string where = fmt::format("[params] {}", key);
+    const auto path = node->value_exact<std::string>();
+    if (!path || path->empty()) {
+      fail_at(source, *node, where, "expected the path of a file");
+    }
+    if (table.size() != 1) {
+      fail_at(source, *node, where,
+              fmt::format("a {} is the whole [params] table: one task per {}; put other values in the file",
+                          key == std::string_view("table") ? "task table" : "command list",
+                          key == std::string_view("table") ? "row" : "line"));
+    }
+    task_files.push_back(*path);
+    try {
+      return key == std::string_view("table") ? read_task_table(*path) : read_task_lines(*path);
+    } catch (const InputError& e) {
+      fail_at(source, *node, where, e.what());
+    }
+  }
   // toml++ keeps keys sorted; the product's axis order is the order of the file, so sort by line.
   std::vector<std::pair<const toml::key*, const toml::node*>> entries;
   Combine combine = Combine::product;
@@ -486,21 +477,45 @@ JobSpec parse_job(std::string_view text, const std::string& source) {
     spec.threads_per_task = static_cast<std::uint32_t>(threads);
   }
   spec.fail_fast = js.flag("fail_fast", false);
+  const std::int64_t slots = js.integer("slots", 1);
+  if (slots < 1 || slots > 4096) {
+    js.fail("slots", fmt::format("expected an integer in [1, 4096], got {}", slots));
+  }
+  spec.slots = static_cast<std::uint32_t>(slots);
+  if (js.has("expected_seconds")) {  // a number, or an expression over the parameters (checked with them)
+    const toml::node* node = job->get("expected_seconds");
+    if (const auto v = node->value<double>()) {
+      if (*v < 0) {
+        js.fail("expected_seconds", fmt::format("expected seconds >= 0, got {}", *v));
+      }
+      spec.expected_seconds = fmt::format("{}", *v);
+    } else {
+      spec.expected_seconds = js.text("expected_seconds");
+    }
+  }
   js.reject_unknown();
 
   const toml::table* sched = sub_table(source, root, "schedule");
   spec.schedule = parse_schedule(sched != nullptr ? to_settings(*sched, source, "schedule")
                                                   : Settings(source, "schedule", {}));
   if (const toml::table* params = sub_table(source, root, "params")) {
-    spec.params = parse_params(source, *params);
+    spec.params = parse_params(source, *params, spec.task_files);
   }
   const toml::table* app = sub_table(source, root, "app");
   spec.app_settings = app != nullptr ? to_settings(*app, source, "app") : Settings(source, "app", {});
+  if (!spec.expected_seconds.empty() && !spec.params.empty()) {  // else checked once the app gave its axes
+    try {
+      (void)ParamExpression::parse(spec.expected_seconds, spec.params);
+    } catch (const InputError& e) {
+      js.fail("expected_seconds", e.what());
+    }
+  }
   return spec;
 }
 
 std::vector<std::filesystem::path> JobSpec::inputs() const {
   std::vector<std::filesystem::path> out{source};
+  out.insert(out.end(), task_files.begin(), task_files.end());
   out.insert(out.end(), app_settings.input_paths().begin(), app_settings.input_paths().end());
   return out;
 }

@@ -35,6 +35,9 @@ struct JobSpec {
   std::uint32_t retries = 2;  ///< times a failed task is run again before it counts as failed
   std::uint32_t threads_per_task = 0;  ///< threads one task may use; 0: not set (1, or OMP_NUM_THREADS)
   bool fail_fast = false;     ///< stop the whole job cleanly at the first failed task
+  std::uint32_t slots = 1;    ///< tasks a rank runs at once (threads, one kernel each), before fitting to its cores
+  std::string expected_seconds;  ///< a task's expected wall time: a number or an expression over the parameters; "" none
+  std::vector<std::string> task_files;  ///< [params] table or lines: the file the tasks come from
   ScheduleSpec schedule;
   ParamSpace params;
   Settings app_settings;

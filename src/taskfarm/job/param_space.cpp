@@ -1,6 +1,7 @@
 #include "taskfarm/job/param_space.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <unordered_map>
@@ -347,6 +348,45 @@ std::vector<TaskIndex> match_tasks(const ParamSpace& before, const ParamSpace& a
     }
   }
   return target;
+}
+
+std::optional<std::string> unusable_axis_name(std::string_view name) {
+  if (name.empty()) {
+    return "it is empty";
+  }
+  if (name.size() > 255) {
+    return "longer than 255 bytes";
+  }
+  if (name == "." || name == "..") {
+    return "\".\" and \"..\" are reserved by HDF5";
+  }
+  for (const unsigned char c : name) {
+    if (c == '/') {
+      return "it contains '/' (HDF5's path separator)";
+    }
+    if (c < 0x20 || c == 0x7f) {
+      return "it contains a control character";
+    }
+  }
+  if (std::isspace(static_cast<unsigned char>(name.front())) != 0 ||
+      std::isspace(static_cast<unsigned char>(name.back())) != 0) {
+    return "it starts or ends with white space";
+  }
+  // Well-formed UTF-8 (netCDF and h5py decode names as UTF-8).
+  for (std::size_t i = 0; i < name.size();) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > name.size()) {
+      return "it is not valid UTF-8";
+    }
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(name[i + k]) >> 6) != 0x2) {
+        return "it is not valid UTF-8";
+      }
+    }
+    i += len;
+  }
+  return std::nullopt;
 }
 
 }  // namespace taskfarm::job

@@ -106,6 +106,9 @@ class ParamSpace {
   TaskIndex size_ = 0;
 };
 
+/// @brief Why `name` cannot name a parameter axis (an HDF5 dataset, a netCDF variable), or nothing.
+std::optional<std::string> unusable_axis_name(std::string_view name);
+
 /// @brief "No task": the target of a task that has no counterpart.
 inline constexpr TaskIndex kNoTask = ~TaskIndex{0};
 

@@ -172,6 +172,29 @@ std::vector<double> Settings::reals(std::string_view key, std::optional<std::vec
   return out;
 }
 
+std::vector<std::string> Settings::texts(std::string_view key, std::optional<std::vector<std::string>> fallback) const {
+  const SettingValue* v = lookup(key);
+  if (v == nullptr) {
+    if (fallback) {
+      return *fallback;
+    }
+    fail(key, "missing; expected an array of strings");
+  }
+  const auto* a = std::get_if<std::vector<Scalar>>(&v->value);
+  if (a == nullptr) {
+    fail(key, fmt::format("expected an array of strings, got {}", describe_value(*v)));
+  }
+  std::vector<std::string> out;
+  for (const Scalar& s : *a) {
+    const auto* t = std::get_if<std::string>(&s);
+    if (t == nullptr) {
+      fail(key, fmt::format("expected an array of strings, found {}", describe(s)));
+    }
+    out.push_back(*t);
+  }
+  return out;
+}
+
 void Settings::reject_unknown() const {
   for (const auto& [key, value] : values_) {
     if (!asked_.contains(key)) {
@@ -204,6 +227,9 @@ std::string Settings::text(std::string_view key, std::optional<std::string> fall
 }
 std::vector<double> Settings::reals(std::string_view key, std::optional<std::vector<double>> fallback) const {
   return impl_.reals(key, std::move(fallback));
+}
+std::vector<std::string> Settings::texts(std::string_view key, std::optional<std::vector<std::string>> fallback) const {
+  return impl_.texts(key, std::move(fallback));
 }
 std::string Settings::input_path(std::string_view key) const { return impl_.input_path(key); }
 void Settings::fail(std::string_view key, std::string_view message) const { impl_.fail(key, message); }

@@ -53,6 +53,9 @@ class Settings {
   [[nodiscard]] bool same_values(const Settings& other) const;
   /// @brief Array of reals (integers accepted).
   [[nodiscard]] std::vector<double> reals(std::string_view key, std::optional<std::vector<double>> fallback = {}) const;
+  /// @brief Array of strings.
+  [[nodiscard]] std::vector<std::string> texts(std::string_view key,
+                                               std::optional<std::vector<std::string>> fallback = {}) const;
 
   /// @brief Throws an InputError "file:line: [section] key: message".
   [[noreturn]] void fail(std::string_view key, std::string_view message) const;
