@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <numeric>
@@ -18,6 +21,7 @@
 #include "taskfarm/cli/inspect_command.hpp"
 #include "taskfarm/cli/plot_command.hpp"
 #include "taskfarm/cli/simulate_command.hpp"
+#include "taskfarm/core/clock.hpp"
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/farm/launch.hpp"
 #include "taskfarm/io/carry_over.hpp"
@@ -38,7 +42,48 @@ struct RunArgs {
   double progress_seconds = 30.0;
   bool quiet = false;
   bool no_fsync = false;
+  std::string deadline;  ///< the job's end: "+SECONDS" (or +90m, +2h) from now, or a local time 2026-12-02T18:00
+  bool dry_run = false;
+  std::uint64_t show = 10;
 };
+
+/// Unix seconds of a --deadline: "+3600", "+90m", "+2h", or a local time "2026-12-02T18:00[:00]".
+double parse_deadline(const std::string& text) {
+  if (text.empty()) {
+    return 0.0;
+  }
+  if (text[0] == '+') {
+    std::size_t used = 0;
+    double v = -1.0;
+    try {
+      v = std::stod(text.substr(1), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    const std::string unit = text.substr(1 + used);
+    const double scale = unit.empty() || unit == "s" ? 1.0 : unit == "m" ? 60.0 : unit == "h" ? 3600.0 : -1.0;
+    if (used == 0 || scale < 0 || !(v > 0) || !std::isfinite(v)) {
+      throw InputError(fmt::format("--deadline {}: expected +SECONDS (or +90m, +2h) or a local time like "
+                                   "2026-12-02T18:00", text));
+    }
+    return epoch_seconds() + v * scale;
+  }
+  std::tm tm{};
+  const char* end = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M", &tm);
+  if (end != nullptr && *end == ':') {
+    end = ::strptime(end + 1, "%S", &tm);
+  }
+  if (end == nullptr || *end != '\0') {
+    throw InputError(fmt::format("--deadline {}: expected +SECONDS (or +90m, +2h) or a local time like 2026-12-02T18:00",
+                                 text));
+  }
+  tm.tm_isdst = -1;
+  const double when = static_cast<double>(std::mktime(&tm));
+  if (when <= epoch_seconds()) {
+    throw InputError(fmt::format("--deadline {}: that time has passed", text));
+  }
+  return when;
+}
 
 struct ResumeArgs {
   std::string output;
@@ -53,6 +98,7 @@ farm::FarmOptions farm_options(const RunArgs& args) {
   options.flush_seconds = args.flush_seconds;
   options.progress_seconds = args.quiet ? 0.0 : args.progress_seconds;
   options.fsync = !args.no_fsync;
+  options.end_epoch = parse_deadline(args.deadline);
   return options;
 }
 
@@ -291,7 +337,26 @@ int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Reg
       farm_options(args), registry);
 }
 
-int validate_command(const std::string& path, const app::Registry& registry) {
+/// The first `n` tasks as they would run: the kernel's own account (a command's argv, quoted so that
+/// spaces, quotes and empty arguments show), else the task's parameter values.
+void show_tasks(const job::JobSpec& spec, const app::Kernel& kernel, std::uint64_t n) {
+  const std::uint64_t shown = std::min<std::uint64_t>(n, spec.params.size());
+  for (TaskIndex t = 0; t < shown; ++t) {
+    std::string text = kernel.describe(t);
+    if (text.empty()) {
+      for (std::size_t a = 0; a < spec.params.axes().size(); ++a) {
+        text += fmt::format("{}{}={}", a == 0 ? "" : " ", spec.params.axes()[a].name(),
+                            spec.params.axes()[a].format_at(spec.params.position(a, t)));
+      }
+    }
+    fmt::print("  task {:>6}  {}\n", t, text);
+  }
+  if (shown < spec.params.size()) {
+    fmt::print("  ... {} tasks more\n", spec.params.size() - shown);
+  }
+}
+
+int validate_command(const std::string& path, const app::Registry& registry, std::uint64_t show) {
   job::JobSpec spec = job::parse_job(job::read_job_text(path), path);
   auto kernel = registry.instantiate(spec, 0);
   // The disk check `run` makes: a job that cannot fit is refused here too (one line, exit 2),
@@ -322,6 +387,9 @@ int validate_command(const std::string& path, const app::Registry& registry) {
                f.unit.empty() ? "" : " [" + f.unit + "]");
   }
   fmt::print("  output   about {}{}\n", job::human_bytes(io::ResultsFile::estimate_bytes(layout)), room);
+  if (show > 0) {
+    show_tasks(spec, *kernel, show);
+  }
   return 0;
 }
 
@@ -383,6 +451,9 @@ void add_launch_options(CLI::App& command, RunArgs& args) {
   command.add_flag("-q,--quiet", args.quiet, "no progress lines (the live status for inspect is still written)");
   command.add_flag("--no-fsync", args.no_fsync,
                    "checkpoints survive a killed job but not a node crash or power loss (saves the fsync)");
+  command.add_option("--deadline", args.deadline,
+                     "the job's end: +SECONDS (+90m, +2h) or a local time 2026-12-02T18:00 (under Slurm: the "
+                     "allocation's end); with [job] expected_seconds no task starts that would end after it");
 }
 
 }  // namespace
@@ -395,6 +466,9 @@ int main(int argc, char** argv, const app::Registry& registry) {
   run_cmd->add_option("job", run.job, "job file (TOML)")->required();
   run_cmd->add_option("-o,--output", run.output, "output file (default: [job] output of the job file)");
   run_cmd->add_flag("-f,--force", run.force, "replace an existing output file");
+  run_cmd->add_flag("--dry-run", run.dry_run,
+                    "check the job and print its first tasks as they would run (a command's argv), run nothing");
+  run_cmd->add_option("--show", run.show, "with --dry-run: how many tasks to print (default 10)");
   add_launch_options(*run_cmd, run);
 
   ResumeArgs resume;
@@ -408,8 +482,11 @@ int main(int argc, char** argv, const app::Registry& registry) {
   add_launch_options(*resume_cmd, resume_run);
 
   std::string validate_job;
+  std::uint64_t validate_show = 0;
   CLI::App* validate_cmd = app.add_subcommand("validate", "check a job file without running it (no MPI needed)");
   validate_cmd->add_option("job", validate_job, "job file (TOML)")->required();
+  validate_cmd->add_option("--show", validate_show,
+                           "print the first N tasks as they would run (a command's argv, quoting made visible)");
 
   std::function<int()> simulate_action;
   add_simulate_command(app, registry, simulate_action);
@@ -452,6 +529,12 @@ int main(int argc, char** argv, const app::Registry& registry) {
   io::silence_hdf5_errors();  // HDF5's own stack printing: we turn its errors into one line
 
   try {
+    if (*run_cmd && run.dry_run) {
+      if (const char* r = std::getenv("OMPI_COMM_WORLD_RANK"); r != nullptr && std::atoi(r) > 0) {
+        return 0;  // under mpirun: rank 0 alone prints
+      }
+      return validate_command(run.job, registry, std::max<std::uint64_t>(run.show, 1));
+    }
     if (*run_cmd) {
       return run_command(run, registry);
     }
@@ -459,7 +542,7 @@ int main(int argc, char** argv, const app::Registry& registry) {
       return resume_command(resume, resume_run, registry);
     }
     if (*validate_cmd) {
-      return validate_command(validate_job, registry);
+      return validate_command(validate_job, registry, validate_show);
     }
     if (inspect_action) {
       return inspect_action();

@@ -542,6 +542,9 @@ FarmResult Master::run(RankStats& local_stats) {
   if (local.joinable()) {
     local.join();
   }
+  if (!stopping_.load() && stop_requested() != 0) {
+    begin_stop();  // rank 0's own compute thread stopped last (its deadline): the job stopped all the same
+  }
   if (local_failed_.load()) {
     std::rethrow_exception(local_error_);
   }
