@@ -4,13 +4,17 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "taskfarm/core/clock.hpp"
 #include "taskfarm/core/tick_clock.hpp"
 #include "taskfarm/farm/chunk_runner.hpp"
 #include "taskfarm/farm/protocol.hpp"
+#include "taskfarm/farm/stop_signal.hpp"
+#include "taskfarm/job/param_expression.hpp"
 #include "taskfarm/io/results_file.hpp"
 #include "taskfarm/job/param_space.hpp"
 #include "taskfarm/job/task_order.hpp"
@@ -185,6 +189,114 @@ TEST(ChunkRunnerTest, a_stop_request_ends_the_piece_after_the_current_task) {
   ChunkRunner runner({&kernel}, {8}, identity_, &stop);
   ReportBuilder report({8});
   EXPECT_EQ(runner.run({0, 10}, report, now_seconds() + 60.0), 1U);
+}
+
+/// Sleeps 2 ms per task (a program's wait, not a spin: lanes overlap on any core count), writes
+/// its task; task 5 fails keeping its output (TaskFailed), the task `interrupt_at` throws Interrupted.
+class Sleeper final : public app::Kernel {
+ public:
+  explicit Sleeper(TaskIndex interrupt_at = ~TaskIndex{0}) : interrupt_at_(interrupt_at) {}
+  std::vector<app::Field> schema() const override { return {{"task", ElementType::i64, {}, "", ""}}; }
+  void compute(TaskIndex task, const app::TaskOutput& out) override {
+    ++count;
+    out.field<std::int64_t>(0)[0] = static_cast<std::int64_t>(task) + 100;
+    if (task == interrupt_at_) {
+      throw Interrupted("stopped");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (task == 5) {
+      throw TaskFailed("five, kept");
+    }
+  }
+  int count = 0;
+
+ private:
+  TaskIndex interrupt_at_;
+};
+
+// [job] slots: three kernels, three tasks at once; the report is the same as one kernel's would be.
+TEST(ChunkRunnerTest, slots_compute_every_task_once_and_report_failures_in_order) {
+  Sleeper a;
+  Sleeper b;
+  Sleeper c;
+  ChunkRunner runner({&a, &b, &c}, {8}, identity_);
+  ReportBuilder report({8});
+  ASSERT_EQ(runner.run({0, 30}, report, now_seconds() + 60.0), 30U);
+  EXPECT_EQ(a.count + b.count + c.count, 30);
+  EXPECT_GT(b.count, 0);  // the other lanes took tasks too
+  EXPECT_GT(c.count, 0);
+  const std::vector<std::byte> bytes = report.take(0, 0);
+  const Report r = decode_report(bytes, std::vector<std::size_t>{8});
+  ASSERT_EQ(r.pieces.size(), 1U);
+  const auto* values = reinterpret_cast<const std::int64_t*>(r.pieces[0].fields[0]);
+  for (TaskIndex k = 0; k < 30; ++k) {
+    EXPECT_EQ(values[k], static_cast<std::int64_t>(k) + 100) << k;  // TaskFailed kept task 5's output too
+    EXPECT_EQ(r.pieces[0].state[k], static_cast<std::uint8_t>(k == 5 ? io::TaskState::failed : io::TaskState::done));
+    EXPECT_GE(r.pieces[0].seconds[k], 1.9e-3) << k;
+  }
+  ASSERT_EQ(r.failures.size(), 1U);
+  EXPECT_EQ(r.failures[0].position, Position{5});
+  EXPECT_EQ(r.failures[0].message, "five, kept");
+  EXPECT_EQ(runner.stats().n, 30U);
+}
+
+// A task cut short by the job's stop is neither done nor failed: the report ends before it (with
+// slots, tasks after it that finished are left out too: they run again on resume).
+TEST(ChunkRunnerTest, a_task_interrupted_by_the_stop_stays_pending) {
+  std::atomic<int> stop{0};
+  {
+    Sleeper kernel(3);
+    stop = 10;  // a signal arrived (the kernel saw it and threw Interrupted)
+    ChunkRunner runner({&kernel}, {8}, identity_, &stop);
+    ReportBuilder report({8});
+    EXPECT_EQ(runner.run({3, 10}, report, now_seconds() + 60.0), 3U);  // nothing computed, nothing failed
+    EXPECT_EQ(runner.failures(), 0U);
+    const std::vector<std::byte> bytes = report.take(0, 0);
+    const Report r = decode_report(bytes, std::vector<std::size_t>{8});
+    EXPECT_TRUE(r.failures.empty());
+  }
+  {
+    Sleeper a(4);
+    Sleeper b(4);
+    stop = 0;
+    ChunkRunner runner({&a, &b}, {8}, identity_, &stop);
+    ReportBuilder report({8});
+    stop = 10;
+    const TaskIndex first = runner.run({0, 10}, report, now_seconds() + 60.0);  // a stop ends the piece early:
+    EXPECT_GE(first, 1U);  // each lane finishes the task it took
+    EXPECT_LE(first, 2U);
+    stop = 0;
+    ReportBuilder again({8});
+    const TaskIndex reached = runner.run({first, 10}, again, now_seconds() + 60.0);
+    EXPECT_EQ(reached, 10U);  // no stop: Interrupted without one is a failure, not a silent pending task
+    const std::vector<std::byte> bytes = again.take(0, 0);
+    const Report r = decode_report(bytes, std::vector<std::size_t>{8});
+    ASSERT_EQ(r.failures.size(), 2U);
+    EXPECT_EQ(r.failures[0].position, Position{4});
+    EXPECT_EQ(r.failures[0].message, "interrupted with no stop requested: stopped");
+  }
+}
+
+// Walltime-aware start: a task expected to end after the job's end is not started, and the job is
+// asked to stop (kStopDeadline), whether one kernel runs or several.
+TEST(ChunkRunnerTest, a_task_that_cannot_end_in_time_is_not_started) {
+  job::ParamSpace params({job::Axis::list("s", std::vector<double>{0.001, 0.001, 5.0, 0.001})}, job::Combine::zip);
+  const job::TaskOrder order = job::TaskOrder::build(job::parse_order("index", "test"), params);
+  for (int lanes : {1, 2}) {
+    clear_stop();
+    StartLimit limit;
+    limit.end = now_seconds() + 1.0;
+    limit.expected = job::ParamExpression::parse("s", params);
+    Sleeper a;
+    Sleeper b;
+    ChunkRunner runner(lanes == 1 ? std::vector<app::Kernel*>{&a} : std::vector<app::Kernel*>{&a, &b}, {8}, order,
+                       &stop_flag(), &limit);
+    ReportBuilder report({8});
+    EXPECT_EQ(runner.run({0, 4}, report, now_seconds() + 60.0), 2U) << lanes << " lanes";
+    EXPECT_EQ(stop_requested(), kStopDeadline);
+    EXPECT_EQ(runner.failures(), 0U);
+  }
+  clear_stop();
 }
 
 }  // namespace

@@ -133,7 +133,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadJob{"unknown_app", "[job]\napp = \"nbody\"\n" + kTasks,
                "job.toml: [job] app: unknown app \"nbody\"; expected one of: mandelbrot, synthetic"},
         BadJob{"unknown_job_key", kApp + "outptu = \"x.h5\"\n",
-               "job.toml:3: [job] outptu: unknown key; expected one of: app, fail_fast, name, output, retries, threads_per_task"},
+               "job.toml:3: [job] outptu: unknown key; expected one of: app, expected_seconds, fail_fast, name, output, retries, slots, threads_per_task"},
         BadJob{"unknown_policy", kApp + "[schedule]\npolicy = \"fastest\"\n",
                "job.toml:4: [schedule] policy: unknown policy \"fastest\"; expected one of: static, ss (self), "
                "fsc (fixed; needs chunk, or overhead_us and sigma_ms), mfsc, gss (guided), tss (trapezoid), "
