@@ -20,6 +20,8 @@ packages=(
   # versioned libclang-rt-N-dev, follows the release's default clang (on Debian 12: clang 14).
   clang libclang-rt-dev
   slurmctld slurmd slurm-client munge
+  # Only for the command benchmark (tests/bench/command_bench.py): GNU parallel, measured beside us.
+  parallel
 )
 
 missing=()

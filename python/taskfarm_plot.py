@@ -245,6 +245,8 @@ def main(argv):
         if name.endswith("_err") and name[:-4] in results:
             continue
         data = results[name]
+        if data.dtype.kind not in "iuf":
+            continue  # text (a command's stdout, its host): nothing to draw
         if data.ndim == 1 and data.dtype.kind == "f" and not np.isfinite(data[:][done]).any():
             continue  # nothing to draw (e.g. a Metropolis-only field of a Wolff run)
         if data.ndim == 2 and data.shape[1] > 1:

@@ -67,7 +67,7 @@ class Analysis(common.TempDirTestCase):
             n = f.attrs["n_tasks"]
             self.assertEqual(len(rows), n)
             self.assertEqual(list(rows[0].keys()),
-                             ["task", "T", "L", "name", "seconds", "task_state", "task_rank", "task_seconds"])
+                             ["task", "T", "L", "name", "seconds", "task_state", "task_rank", "task_seconds", "task_attempts"])
             names = [v.decode() for v in f["params/name"][:]]
             for i, row in enumerate(rows):
                 self.assertEqual(int(row["task"]), i)

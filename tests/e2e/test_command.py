@@ -60,6 +60,7 @@ class Command(common.TempDirTestCase):
             out = {k: (f["results"][k].asstr()[()] if f["results"][k].dtype.kind == "S" else f["results"][k][()])
                    for k in f["results"]}
             out["state"] = f["tasks/state"][()]
+            out["attempts"] = f["tasks/attempts"][()]
             out["failures"] = [(int(r["task"]), int(r["attempt"]), r["message"].decode()) for r in f["failures"][()]]
             return out
 
@@ -100,16 +101,26 @@ class Command(common.TempDirTestCase):
         self.assertEqual(list(r["signal"]), [0, 0, signal.SIGTERM, 0])
         self.assertEqual(list(r["state"]), [DONE, FAILED, FAILED, FAILED])
         self.assertEqual(r["stderr"][3], "oops\n")  # a failed task keeps what it said
+        self.assertEqual(list(r["attempts"]), [1, 1, 1, 1])
         messages = {t: m for t, _, m in r["failures"]}
         self.assertEqual(messages[1], "exit code 3")
         self.assertIn("ended by signal 15", messages[2])
         self.assertIn("stderr ends: oops", messages[3])
+
+        # fails once, then succeeds: done, two attempts; bytes that are not UTF-8 become U+FFFD
+        script = "printf 'ok \\377\\376 \\342\\234\\223'; [ -e flag ] && exit 0; touch flag; exit 1"
+        self.run_job(job("n = [0]", "command = " + toml_string("sh -c " + "\"" + script + "\""), output="retry.h5"),
+                     ranks=1)
+        r = self.results("retry.h5")
+        self.assertEqual((r["state"][0], r["attempts"][0], r["exit_code"][0]), (DONE, 2, 0))
+        self.assertEqual(r["stdout"][0], "ok \ufffd\ufffd \u2713")
 
         self.run_job(job("x = [1, 2, 3]", 'command = "no-such-program-xyz {x}"', "retries = 1", output="missing.h5"),
                      expect=EXIT_TASKS_FAILED)
         r = self.results("missing.h5")
         self.assertTrue(np.all(r["state"] == FAILED))
         self.assertEqual(len(r["failures"]), 6, "each task tried twice (retries = 1)")
+        self.assertEqual(list(r["attempts"]), [2, 2, 2])
         for _, _, m in r["failures"]:
             self.assertEqual(m, "cannot run no-such-program-xyz: No such file or directory")
 

@@ -136,7 +136,7 @@ class MandelbrotEndToEnd(common.TempDirTestCase):
 
         with h5py.File(out, "r") as f:
             a = f.attrs
-            self.assertEqual(int(a["taskfarm_format"]), 3)
+            self.assertEqual(int(a["taskfarm_format"]), 4)
             self.assertEqual(a["status"], "complete")
             self.assertEqual(a["app"], "mandelbrot")
             self.assertEqual(a["job_name"], f"mandel-{policy}")

@@ -47,7 +47,7 @@ TEST_F(ResultsFileTest, round_trips_columns_tables_and_attributes) {
   const job::ParamSpace params({job::Axis::integer_range("i", 100, 110)}, job::Combine::product);
   {
     ResultsFile f = make(10, &params);
-    EXPECT_EQ(f.column_count(), 5U);  // vec, x, state, rank, seconds
+    EXPECT_EQ(f.column_count(), 6U);  // vec, x, state, rank, seconds, attempts
     std::vector<std::uint32_t> vec{1, 2, 3, 4, 5, 6};
     f.write_tasks(0, {4, 6}, vec.data());
     const double x[] = {1.5};

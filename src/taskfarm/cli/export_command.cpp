@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -146,7 +147,9 @@ int export_csv(const ExportArgs& args) {
     line += ',';
     put_text(line, file.column(c).name);
   }
-  line += ",task_state,task_rank,task_seconds\n";  // bookkeeping, prefixed: apart from result names
+  line += ",task_state,task_rank,task_seconds";  // bookkeeping, prefixed: apart from result names
+  const std::optional<std::size_t> attempts_column = file.attempts_column();
+  line += attempts_column ? ",task_attempts\n" : "\n";
   sink.write(line);
 
   constexpr TaskIndex kBlock = 65536;
@@ -155,6 +158,7 @@ int export_csv(const ExportArgs& args) {
   std::vector<std::uint8_t> state(kBlock);
   std::vector<std::int32_t> rank(kBlock);
   std::vector<double> seconds(kBlock);
+  std::vector<std::uint32_t> attempts(kBlock);
   static constexpr const char* kStates[] = {"pending", "done", "failed"};
   for (TaskIndex b = 0; b < file.n_tasks(); b += kBlock) {
     const TaskRange r{b, std::min(file.n_tasks(), b + kBlock)};
@@ -168,6 +172,9 @@ int export_csv(const ExportArgs& args) {
     file.read_tasks(file.state_column(), r, state.data());
     file.read_tasks(file.rank_column(), r, rank.data());
     file.read_tasks(file.seconds_column(), r, seconds.data());
+    if (attempts_column) {
+      file.read_tasks(*attempts_column, r, attempts.data());
+    }
     std::string text;
     for (TaskIndex i = 0; i < r.size(); ++i) {
       fmt::format_to(std::back_inserter(text), "{}", r.begin + i);
@@ -198,6 +205,9 @@ int export_csv(const ExportArgs& args) {
       text += ',';
       if (done) {
         fmt::format_to(std::back_inserter(text), "{}", seconds[i]);
+      }
+      if (attempts_column) {
+        fmt::format_to(std::back_inserter(text), ",{}", attempts[i]);
       }
       text += '\n';
     }

@@ -130,7 +130,7 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
                   workers_),
       held_(static_cast<std::size_t>(world.size()), 0),
       attempts_(plan.attempts),
-      writer_(file, widths_, order, options.flush_seconds, options.fsync),
+      writer_(file, widths_, order, options.flush_seconds, options.fsync, plan.attempts),
       active_workers_(world.size() - 1),
       finished_(static_cast<std::size_t>(world.size()), false) {}
 

@@ -26,7 +26,8 @@ std::vector<std::size_t> buffered_columns(const io::ResultsFile& file) {
 }  // namespace
 
 ResultWriter::ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, const job::TaskOrder& order,
-                           double flush_seconds, bool fsync, std::size_t max_queue_bytes)
+                           double flush_seconds, bool fsync, std::map<TaskIndex, std::uint32_t> attempts,
+                           std::size_t max_queue_bytes)
     : file_(file),
       buffer_(file, buffered_columns(file)),
       field_bytes_(std::move(field_bytes)),
@@ -34,6 +35,7 @@ ResultWriter::ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field
       flush_seconds_(flush_seconds),
       fsync_(fsync),
       max_queue_bytes_(max_queue_bytes),
+      failed_attempts_(std::move(attempts)),
       thread_([this] { loop(); }) {}
 
 ResultWriter::~ResultWriter() {
@@ -107,6 +109,9 @@ void ResultWriter::loop() {
 
 void ResultWriter::consume(const WriterItem& item) {
   const Report report = decode_report(item.report, field_bytes_);
+  for (const FailedAttempt& f : item.failures) {  // before the pieces: a failed task's row counts this attempt
+    failed_attempts_[f.position.value] = f.attempt;
+  }
   std::uint64_t done = 0;
   for (const PieceView& p : report.pieces) {
     order_.runs(p.range, runs_);
@@ -145,7 +150,8 @@ std::uint64_t ResultWriter::put_run(const PieceView& piece, const job::TaskOrder
   const std::size_t nf = field_bytes_.size();
   const TaskIndex n = run.length;
   const TaskIndex k0 = run.position - piece.range.begin;
-  columns_.resize(nf + 2);  // fields, rank, seconds (state: see TaskStateLog)
+  const bool attempts = file_.attempts_column().has_value();
+  columns_.resize(nf + (attempts ? 3 : 2));  // fields, rank, seconds, attempts (state: see TaskStateLog)
   const double* seconds = piece.seconds + k0;
   const std::uint8_t* state = piece.state + k0;
   if (!run.descending) {
@@ -170,6 +176,20 @@ std::uint64_t ResultWriter::put_run(const PieceView& piece, const job::TaskOrder
   rank_fill_.assign(n, rank);
   columns_[nf] = reinterpret_cast<const std::byte*>(rank_fill_.data());
   columns_[nf + 1] = reinterpret_cast<const std::byte*>(seconds);
+  if (attempts) {  // the runs of each task so far: its failed attempts, and this one if it succeeded
+    attempts_fill_.resize(n);
+    for (TaskIndex j = 0; j < n; ++j) {
+      std::uint32_t failed = 0;
+      if (!failed_attempts_.empty()) {
+        const TaskIndex position = run.descending ? run.position + (n - 1 - j) : run.position + j;
+        if (const auto it = failed_attempts_.find(position); it != failed_attempts_.end()) {
+          failed = it->second;
+        }
+      }
+      attempts_fill_[j] = failed + (state[j] == static_cast<std::uint8_t>(io::TaskState::done) ? 1 : 0);
+    }
+    columns_[nf + 2] = reinterpret_cast<const std::byte*>(attempts_fill_.data());
+  }
   const TaskRange tasks = run.tasks();
   buffer_.put(tasks, columns_);
   std::uint64_t done = 0;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -45,8 +46,10 @@ struct WriterItem {
 class ResultWriter {
  public:
   /// @param order outlives the writer
+  /// @param attempts failed attempts of earlier runs, by position (a resumed job's /failures)
   ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, const job::TaskOrder& order,
-               double flush_seconds, bool fsync = true, std::size_t max_queue_bytes = std::size_t{64} << 20);
+               double flush_seconds, bool fsync = true, std::map<TaskIndex, std::uint32_t> attempts = {},
+               std::size_t max_queue_bytes = std::size_t{64} << 20);
   ~ResultWriter();
   ResultWriter(const ResultWriter&) = delete;
   ResultWriter& operator=(const ResultWriter&) = delete;
@@ -91,6 +94,8 @@ class ResultWriter {
   std::vector<io::FailureRow> failure_rows_;
   io::TaskStateLog states_;
   std::vector<std::int32_t> rank_fill_;
+  std::map<TaskIndex, std::uint32_t> failed_attempts_;  // by position: the last failed attempt's number
+  std::vector<std::uint32_t> attempts_fill_;
   std::vector<job::TaskOrder::Run> runs_;
   std::vector<const std::byte*> columns_;
   std::vector<std::vector<std::byte>> reversed_;  // a descending run's columns, turned ascending

@@ -358,6 +358,8 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
   all.push_back({"state", ElementType::u8, {}, "", "0 pending, 1 done, 2 failed"});
   all.push_back({"rank", ElementType::i32, {}, "", "rank that computed the task (-1: not yet)"});
   all.push_back({"seconds", ElementType::f64, {}, "s", "wall seconds the kernel spent on the task"});
+  all.push_back({"attempts", ElementType::u32, {}, "", "times the task ran: its failed attempts, and the one that succeeded"});
+  rf.has_attempts_ = true;
 
   GroupHandle results = create_group(f, "results", true);
   GroupHandle tasks = create_group(f, "tasks", true);
@@ -538,6 +540,10 @@ ResultsFile ResultsFile::open(const std::filesystem::path& path, bool writable) 
     }
     for (const char* t : {"/tasks/state", "/tasks/rank", "/tasks/seconds"}) {
       paths.emplace_back(t);
+    }
+    rf.has_attempts_ = H5Lexists(id, "/tasks/attempts", H5P_DEFAULT) > 0;  // since format 4
+    if (rf.has_attempts_) {
+      paths.emplace_back("/tasks/attempts");
     }
     for (const std::string& p : paths) {
       Column col;

@@ -76,7 +76,7 @@ std::string utc_now();
 class ResultsFile {
  public:
   /// 2: Fletcher32 checksums on every dataset; the HDF5 1.8 format (checksummed object headers).
-  static constexpr std::int64_t kFormatVersion = 3;  // 3: the netCDF-4 view (dimensions, root links)
+  static constexpr std::int64_t kFormatVersion = 4;  // 3: the netCDF-4 view (dimensions, root links); 4: /tasks/attempts, text fields
 
   struct CreateOptions {
     std::filesystem::path path;
@@ -113,12 +113,17 @@ class ResultsFile {
   /// @brief Rows per HDF5 chunk, the same for every per-task dataset (write in multiples of it).
   [[nodiscard]] TaskIndex chunk_rows() const noexcept { return chunk_rows_; }
 
-  /// @brief Per-task columns: the result fields, then /tasks/state, /tasks/rank, /tasks/seconds.
+  /// @brief Per-task columns: the result fields, then /tasks/state, /tasks/rank, /tasks/seconds and
+  /// (format 4 on) /tasks/attempts.
   [[nodiscard]] std::size_t column_count() const noexcept { return columns_.size(); }
-  [[nodiscard]] std::size_t result_count() const noexcept { return columns_.size() - 3; }
+  [[nodiscard]] std::size_t result_count() const noexcept { return columns_.size() - (has_attempts_ ? 4 : 3); }
   [[nodiscard]] std::size_t state_column() const noexcept { return result_count(); }
   [[nodiscard]] std::size_t rank_column() const noexcept { return result_count() + 1; }
   [[nodiscard]] std::size_t seconds_column() const noexcept { return result_count() + 2; }
+  /// @brief /tasks/attempts, when the file has it (files of format 3 and before do not).
+  [[nodiscard]] std::optional<std::size_t> attempts_column() const noexcept {
+    return has_attempts_ ? std::optional<std::size_t>(result_count() + 3) : std::nullopt;
+  }
   [[nodiscard]] std::size_t column_bytes(std::size_t column) const { return columns_.at(column).bytes; }
   [[nodiscard]] const ColumnSpec& column(std::size_t column) const { return columns_.at(column).spec; }
 
@@ -164,6 +169,7 @@ class ResultsFile {
   FileHandle file_;
   OutputLock lock_;  // writable files only
   std::vector<Column> columns_;
+  bool has_attempts_ = false;
   TaskIndex n_tasks_ = 0;
   TaskIndex chunk_rows_ = 1;
   DatasetHandle chunks_;
