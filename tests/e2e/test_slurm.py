@@ -226,6 +226,57 @@ class Slurm(common.TempDirTestCase):
         self.assertLess(t_exit75, 10.0, "no checkpoint within 10 s of the signal\n" + self.describe(job_id, info))
 
 
+    # -- (b) the command app -----------------------------------------------------------------------------
+
+    def test_commands_interrupted_by_usr1_stay_pending_and_complete_after_the_requeue(self):
+        n = 24
+        self.write("cmd.toml", f'[job]\nname = "cmd"\napp = "command"\n[params]\ni = {{ range = [0, {n}] }}\n'
+                               f'[app]\ncommand = "sh -c \\"sleep 1; echo {{i}}\\""\n')
+        job_id = self.submit(SCRIPT, "cmd.toml", "cmd.h5",
+                             extra_env={"TASKFARM_ARGS": "--checkpoint-seconds 0.5 --progress-seconds 0.5"})
+        deadline = time.monotonic() + 60
+        while True:
+            state = self.cluster.queue_state(job_id)
+            done = [int(m.group(1)) for m in PROGRESS.finditer(self.job_log(job_id))]
+            if state == "RUNNING" and done and max(done) >= 4:
+                break
+            self.assertIn(state, ("PENDING", "RUNNING", "CONFIGURING"), self.describe(job_id))
+            self.assertLess(time.monotonic(), deadline, "no progress within 60 s\n" + self.describe(job_id))
+            time.sleep(0.1)
+        t_signal = time.monotonic()
+        self.cluster.scancel("--batch", "--signal=USR1", job_id)
+        info = self.cluster.wait(job_id, timeout=120)
+        text = self.job_log(job_id)
+        self.assertEqual(info["JobState"], "COMPLETED", self.describe(job_id, info))
+        self.assertEqual(info["Restarts"], "1", self.describe(job_id, info))
+        stops = [tuple(map(int, m.groups())) for m in STOPPED.finditer(text)]
+        self.assertEqual(len(stops), 2, self.describe(job_id, info))
+        self.assertGreater(stops[0][2], 0, "the job was not interrupted\n" + self.describe(job_id, info))
+        self.assertEqual(stops[0][1], 0, "interrupted commands counted as failures\n" + self.describe(job_id, info))
+        import h5py  # noqa: PLC0415
+        with h5py.File(self.tmp / "cmd.h5", "r") as f:
+            self.assertTrue((f["tasks/state"][()] == DONE).all())
+            self.assertEqual(f["failures"].shape[0], 0)
+            self.assertEqual(list(f["tasks/attempts"][()]), [1] * n, "an interrupted run used up an attempt")
+            self.assertEqual([s.strip() for s in f["results/stdout"].asstr()[()]], [str(i) for i in range(n)])
+        print(f"\ncommand job: USR1 with {stops[0][0]} done, {stops[0][2]} pending; COMPLETED "
+              f"{time.monotonic() - t_signal:.1f} s after the signal", flush=True)
+
+    def test_a_task_that_cannot_fit_in_the_allocation_is_not_started(self):
+        # The allocation's end comes from Slurm (squeue %e): 5 minutes, and every task expects a day.
+        self.write("long.toml", '[job]\nname = "long"\napp = "command"\nexpected_seconds = 86400\n'
+                                '[params]\ni = [1, 2]\n[app]\ncommand = "echo {i}"\n')
+        job_id = self.submit("-t", "5", SCRIPT, "long.toml", "long.h5")
+        info = self.cluster.wait(job_id, timeout=90)
+        text = self.job_log(job_id)
+        self.assertEqual(info["ExitCode"], "1:0", self.describe(job_id, info))
+        self.assertEqual(info["Restarts"], "0", "requeued a job that can never fit\n" + self.describe(job_id, info))
+        self.assertIn("no task could start", text)
+        import h5py  # noqa: PLC0415
+        with h5py.File(self.tmp / "long.h5", "r") as f:
+            self.assertTrue((f["tasks/state"][()] == 0).all())
+
+
 def skip(reason):
     """Exits as skipped (ctest's SKIP_RETURN_CODE), or as failed when CI requires this test to run."""
     if os.environ.get("TASKFARM_REQUIRE_SLURM") == "1":

@@ -556,6 +556,15 @@ FarmResult Master::run(RankStats& local_stats) {
   result.wall_seconds = now_seconds() - t0_;
   result.master_cpu_seconds = master_cpu;
   result.stopped_by_signal = stopping_.load() && !stopped_by_failure_;  // a signal, or a deadline: resume me
+  const int reason = stop_requested();
+  if (result.stopped_by_signal && (reason == kStopDeadline || reason == kStopPeer) && writer_.tasks_done() == 0 &&
+      writer_.tasks_failed() == 0) {
+    // Not one task fitted: a requeued job with the same time would stop the same way, forever.
+    result.stopped_by_signal = false;  // exit 1, not 75: nothing requeues it
+    fmt::print(stderr, "taskfarm: rank 0 on {}: no task could start: none is expected to end before the job's end "
+                       "time; a requeued job would stop the same way. Give the job more time, or lower [job] "
+                       "expected_seconds\n", hosts_.at(0));
+  }
   file_.set_attribute("writer_cpu_seconds", writer_.cpu_seconds());
   return result;
 }
