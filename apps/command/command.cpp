@@ -188,7 +188,7 @@ class Command final : public Kernel {
       throw TaskFailed(e.what());
     }
     if (r.interrupted) {
-      throw Interrupted(fmt::format("task {}: stopped by signal {}", task.index(), task.stop_signal()));
+      throw Interrupted(fmt::format("task {}: cut short: the job is stopping", task.index()));
     }
     task.out(exit_code_)[0] = r.exit_code;
     task.out(signal_)[0] = r.signal;

@@ -290,9 +290,11 @@ class Task {
   /// text longer than the field keeps its first or last max_bytes() bytes, cut between characters.
   /// Returns true when the whole text fitted.
   bool set_text(const TextOutput& field, std::string_view text, Keep keep = Keep::head) const;
-  /// @brief The signal that asked the job to stop (SIGTERM, SIGINT, SIGUSR1: Slurm's notice before
-  /// the time limit), or 0. A kernel that waits for something (a process, a file) polls it and
-  /// throws Interrupted: the task stays pending for the resume instead of failing.
+  /// @brief Non-zero when the job is stopping and tasks in progress should be cut short: the signal
+  /// that asked it to (SIGTERM, SIGINT, SIGUSR1: Slurm's notice before the time limit), or -1 when
+  /// a failure stopped a fail_fast job; else 0 (also when a deadline stops the job: tasks it let
+  /// start may finish). A kernel that waits for something (a process, a file) polls it and throws
+  /// Interrupted: the task stays pending for the resume instead of failing.
   [[nodiscard]] int stop_signal() const noexcept;
 
   /// @brief The task's values of a declared field (values_per_task() elements, pre-zeroed).

@@ -284,8 +284,9 @@ bool Task::set_text(const TextOutput& field, std::string_view text, Keep keep) c
 }
 
 int Task::stop_signal() const noexcept {
-  const int signo = impl_.stop_ != nullptr ? impl_.stop_->load(std::memory_order_relaxed) : 0;
-  return std::max(signo, 0);  // a programmatic stop (fail_fast, a deadline) lets tasks finish
+  const int reason = impl_.stop_ != nullptr ? impl_.stop_->load(std::memory_order_relaxed) : 0;
+  // A signal, or fail_fast (-1): cut short. A deadline (-2, -3) lets tasks it allowed to start finish.
+  return reason > 0 || reason == -1 ? reason : 0;
 }
 
 void Task::undeclared_output() const {

@@ -178,7 +178,8 @@ int print_file(const std::string& path, bool json) {
   for (std::size_t c = 0; c < file.result_count(); ++c) {
     fmt::print("  result   /results/{} {}\n", file.column(c).name, file.column(c).describe(n));
   }
-  fmt::print("  created  {}, wall {} s\n", text("created"), number("wall_seconds"));
+  const auto wall = number_of(file, "wall_seconds");
+  fmt::print("  created  {}, wall {}\n", text("created"), wall ? fmt::format("{:.2f} s", *wall) : std::string("?"));
   if (!file.has_checksums()) {
     fmt::print("  checks   none (written before checksums; taskfarm verify cannot detect damage)\n");
     return 0;
