@@ -54,6 +54,11 @@ class Command final : public Kernel {
       const std::string command = s.text("command");
       if (shell_) {
         parts_.emplace_back(parse(s, "command", command));
+        try {  // every placeholder where the shell can take its value
+          parts_[0].check_shell();
+        } catch (const std::invalid_argument& e) {
+          s.fail("command", e.what());
+        }
       } else {
         std::vector<std::string> words;
         try {
@@ -141,7 +146,14 @@ class Command final : public Kernel {
     ::gethostname(host.data(), host.size() - 1);
     host_ = host.data();
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-      base_env_.emplace_back(*e);
+      const std::string_view var(*e);
+      // Not the launcher's: a program that uses MPI itself (mpi4py, a nested mpirun) must not try
+      // to join this job.
+      if (var.starts_with("OMPI_") || var.starts_with("PMIX_") || var.starts_with("PMI_") ||
+          var.starts_with("OPAL_") || var.starts_with("ORTE_") || var.starts_with("PRTE_")) {
+        continue;
+      }
+      base_env_.emplace_back(var);
     }
 
     exit_code_ = setup.field<std::int32_t>("exit_code", "", "the program's exit status (-1: ended by a signal or never started)");
@@ -274,8 +286,10 @@ class Command final : public Kernel {
           throw Error(fmt::format("line {}: {}", task.param<std::int64_t>("line_number"), e.what()));
         }
       }
-    } else if (shell_) {  // the template is shell syntax; every value is quoted into one word of it
-      l.argv = {"/bin/sh", "-c", parts_[0].render(value, command_line::shell_quote)};
+    } else if (shell_) {  // the template is shell syntax; the values are its positional parameters
+      std::vector<std::string> args;
+      l.argv = {"/bin/sh", "-c", parts_[0].shell_line(value, args), "sh"};
+      l.argv.insert(l.argv.end(), args.begin(), args.end());
     } else {
       for (const Template& t : parts_) {
         l.argv.push_back(t.render(value));

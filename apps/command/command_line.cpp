@@ -8,11 +8,25 @@ namespace taskfarm::apps::command_line {
 
 Template::Template(std::string_view text) {
   std::string literal;
+  Quoting quoting = Quoting::none;  // the shell's quoting state of the text read so far
+  bool escaped = false;             // the previous character was a backslash that quotes this one
+  auto shell_reads = [&](char c) {
+    if (escaped) {
+      escaped = false;
+    } else if (c == '\\' && quoting != Quoting::single_quotes) {
+      escaped = true;
+    } else if (c == '\'' && quoting != Quoting::double_quotes) {
+      quoting = quoting == Quoting::none ? Quoting::single_quotes : Quoting::none;
+    } else if (c == '"' && quoting != Quoting::single_quotes) {
+      quoting = quoting == Quoting::none ? Quoting::double_quotes : Quoting::none;
+    }
+  };
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (c == '}') {
       if (i + 1 < text.size() && text[i + 1] == '}') {
         literal += '}';
+        shell_reads('}');
         ++i;
         continue;
       }
@@ -20,10 +34,12 @@ Template::Template(std::string_view text) {
     }
     if (c != '{') {
       literal += c;
+      shell_reads(c);
       continue;
     }
     if (i + 1 < text.size() && text[i + 1] == '{') {
       literal += '{';
+      shell_reads('{');
       ++i;
       continue;
     }
@@ -34,7 +50,9 @@ Template::Template(std::string_view text) {
     const std::string_view inside = text.substr(i + 1, close - i - 1);
     const std::size_t colon = inside.find(':');
     Placeholder p{std::string(inside.substr(0, colon)),
-                  colon == std::string_view::npos ? std::string() : std::string(inside.substr(colon + 1))};
+                  colon == std::string_view::npos ? std::string() : std::string(inside.substr(colon + 1)), quoting,
+                  escaped};
+    escaped = false;
     if (p.name.empty()) {
       throw std::invalid_argument(fmt::format("an empty placeholder {{}} at character {}: name a parameter, {{x}}", i + 1));
     }
@@ -52,6 +70,35 @@ std::string Template::render(const std::function<Value(const Placeholder&)>& val
   for (std::size_t k = 0; k < placeholders_.size(); ++k) {
     const std::string v = format_value(value(placeholders_[k]), placeholders_[k].spec);
     out += quote ? quote(v) : v;
+    out += literals_[k + 1];
+  }
+  return out;
+}
+
+void Template::check_shell() const {
+  for (const Placeholder& p : placeholders_) {
+    if (p.quoting == Quoting::single_quotes) {
+      throw std::invalid_argument(fmt::format("{{{}}} is inside single quotes, where the shell expands nothing: take "
+                                              "the quotes away (each value reaches the shell as one quoted word)",
+                                              p.name));
+    }
+    if (p.after_backslash) {
+      throw std::invalid_argument(fmt::format("a backslash right before {{{}}}: it would quote the shell's own syntax, "
+                                              "not the value; take it away",
+                                              p.name));
+    }
+  }
+}
+
+std::string Template::shell_line(const std::function<Value(const Placeholder&)>& value,
+                                 std::vector<std::string>& args) const {
+  check_shell();
+  std::string out = literals_[0];
+  for (std::size_t k = 0; k < placeholders_.size(); ++k) {
+    const Placeholder& p = placeholders_[k];
+    args.push_back(format_value(value(p), p.spec));
+    const std::string ref = fmt::format("${{{}}}", args.size());
+    out += p.quoting == Quoting::none ? "\"" + ref + "\"" : ref;  // inside "...", ${1} is not split either
     out += literals_[k + 1];
   }
   return out;

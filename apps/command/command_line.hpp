@@ -17,10 +17,15 @@ namespace taskfarm::apps::command_line {
 /// @brief One value a placeholder can take: an integer, a real or a text.
 using Value = std::variant<std::int64_t, double, std::string>;
 
+/// @brief Where a placeholder stands in shell syntax (for `shell = true`).
+enum class Quoting { none, double_quotes, single_quotes };
+
 /// @brief A placeholder inside a word: `{name}` or `{name:spec}`.
 struct Placeholder {
   std::string name;
   std::string spec;  ///< fmt format spec without the colon ("" for the value as the job gives it)
+  Quoting quoting = Quoting::none;  ///< read as shell text: inside no quotes, "..." or '...'
+  bool after_backslash = false;     ///< read as shell text: right after a quoting backslash
 };
 
 /// @brief Text with placeholders: literal pieces and placeholders, in order.
@@ -36,6 +41,15 @@ class Template {
   /// when given (a shell command's values are quoted, the template's own text is not).
   [[nodiscard]] std::string render(const std::function<Value(const Placeholder&)>& value,
                                    const std::function<std::string(std::string_view)>& quote = {}) const;
+  /// @brief For `sh -c LINE sh ARGS...`: the text with each placeholder replaced by a reference to a
+  /// positional parameter ("${1}" outside quotes, ${1} inside double quotes) and its formatted value
+  /// appended to `args`. A value never passes through the shell's parser: whatever it holds, it
+  /// cannot end a quote or start a command. Throws std::invalid_argument for a placeholder inside
+  /// single quotes (the shell expands nothing there).
+  [[nodiscard]] std::string shell_line(const std::function<Value(const Placeholder&)>& value,
+                                       std::vector<std::string>& args) const;
+  /// @brief Throws what shell_line() would for where its placeholders stand (before any value).
+  void check_shell() const;
 
  private:
   std::vector<std::string> literals_;  // literals_[k] comes before placeholders_[k]; one more at the end

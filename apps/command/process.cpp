@@ -232,6 +232,19 @@ Outcome run(const Launch& launch, const std::function<bool()>& stop) {
   out_write.reset();  // the program holds the write ends now: end of file when it (and its children) close them
   err_write.reset();
   in.reset();
+  // Whatever ends this function early (an error, an allocation that fails), the program and its
+  // group do not outlive it, and no zombie is left.
+  struct Reaper {
+    pid_t pid;
+    bool armed = true;
+    ~Reaper() {
+      if (armed) {
+        ::kill(-pid, SIGKILL);
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+      }
+    }
+  } reaper{pid};
   Fd exited(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));  // readable once the program has exited
 
   Outcome outcome;
@@ -270,7 +283,8 @@ Outcome run(const Launch& launch, const std::function<bool()>& stop) {
     siginfo_t info{};
     // WNOWAIT: the program stays a zombie, so its pid (and group id) cannot be reused before we
     // kill what it left in its group, just below.
-    ended = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+    const int waited = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+    ended = (waited == 0 && info.si_pid == pid) || (waited < 0 && errno == ECHILD);  // ECHILD: reaped elsewhere
     if (ended) {
       break;
     }
@@ -282,7 +296,7 @@ Outcome run(const Launch& launch, const std::function<bool()>& stop) {
     if (term_at >= 0 && t >= term_at && kill_at < 0) {
       outcome.timed_out = !outcome.interrupted;
       ::kill(-pid, SIGTERM);
-      kill_at = t + launch.kill_grace_seconds;
+      kill_at = t + (outcome.interrupted ? std::min(launch.kill_grace_seconds, 1.5) : launch.kill_grace_seconds);
     }
     if (kill_at >= 0 && t >= kill_at) {
       ::kill(-pid, SIGKILL);
@@ -291,8 +305,10 @@ Outcome run(const Launch& launch, const std::function<bool()>& stop) {
   }
   outcome.wall_seconds = now() - started;
   ::kill(-pid, SIGKILL);  // whatever the program left running in its group ends with it
+  reaper.armed = false;
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t reaped = -1;
+  while ((reaped = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
   if (out_open) {
     drain(out_r.get(), out, launch.keep_bytes);  // what it wrote before exiting (its children are gone)
@@ -302,7 +318,9 @@ Outcome run(const Launch& launch, const std::function<bool()>& stop) {
   }
   out.finish(launch.keep_bytes);
   err.finish(launch.keep_bytes);
-  if (WIFEXITED(status)) {
+  if (reaped != pid) {  // reaped by someone else (SIGCHLD ignored): its status is lost
+    outcome.exit_code = -1;
+  } else if (WIFEXITED(status)) {
     outcome.exit_code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {
     outcome.signal = WTERMSIG(status);

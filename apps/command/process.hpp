@@ -21,7 +21,8 @@ struct Launch {
   std::string workdir;                    ///< "" for the caller's
   std::string stdin_path = "/dev/null";   ///< read as stdin
   double timeout_seconds = 0.0;           ///< 0: none
-  double kill_grace_seconds = 2.0;        ///< from SIGTERM to SIGKILL, after a timeout or a stop
+  double kill_grace_seconds = 2.0;        ///< from SIGTERM to SIGKILL after a timeout (after a stop: 1.5 s at most,
+                                          ///< the job must checkpoint within Slurm's warning)
   std::size_t keep_bytes = 4096;          ///< of stdout and of stderr, the last bytes kept
 };
 

@@ -295,7 +295,7 @@ class Task {
   /// a failure stopped a fail_fast job; else 0 (also when a deadline stops the job: tasks it let
   /// start may finish). A kernel that waits for something (a process, a file) polls it and throws
   /// Interrupted: the task stays pending for the resume instead of failing.
-  [[nodiscard]] int stop_signal() const noexcept;
+  [[nodiscard]] int stop_signal() const;
 
   /// @brief The task's values of a declared field (values_per_task() elements, pre-zeroed).
   template <class T>

@@ -21,6 +21,7 @@
 import json
 import os
 import signal
+import subprocess
 import time
 
 import h5py
@@ -70,16 +71,26 @@ class Command(common.TempDirTestCase):
         self.write("dump.py", DUMP)
         values = "v = [" + ", ".join(toml_string(v) for v in NASTY) + "]"
         for ranks in (1, 2, 3, 4):
-            for shell, command in ((False, 'python3 dump.py {v} "-{v}-" lit'),
-                                   (True, "python3 dump.py {v} -{v}- lit | cat")):
-                with self.subTest(ranks=ranks, shell=shell):
+            for k, (shell, command) in enumerate(((False, 'python3 dump.py {v} "-{v}-" lit'),
+                                                  (True, "python3 dump.py {v} -{v}- lit | cat"),
+                                                  (True, 'python3 dump.py "{v}" "-{v}-" lit'))):
+                with self.subTest(ranks=ranks, shell=shell, command=command):
                     app = f"command = {toml_string(command)}\nshell = {'true' if shell else 'false'}"
-                    self.run_job(job(values, app, output=f"argv{ranks}{shell}.h5"), ranks=ranks)
-                    r = self.results(f"argv{ranks}{shell}.h5")
+                    self.run_job(job(values, app, output=f"argv{ranks}-{k}.h5"), ranks=ranks)
+                    r = self.results(f"argv{ranks}-{k}.h5")
                     self.assertTrue(np.all(r["state"] == DONE))
                     for i, v in enumerate(NASTY):
                         self.assertEqual(json.loads(r["stdout"][i]), [v, f"-{v}-", "lit"], f"task {i}: {v!r}")
                     self.assertFalse((self.tmp / "PWNED").exists(), "a value ran a command")
+
+    def test_a_shell_template_that_cannot_pass_a_value_safely_is_refused(self):
+        for command, needle in (("echo '{v}'", "{v} is inside single quotes"),
+                                ("echo \\{v}", "a backslash right before {v}")):
+            self.write("job.toml", job('v = ["a"]', f"command = {toml_string(command)}\nshell = true"))
+            r = common.mpirun(2, [self.taskfarm, "run", "job.toml"], cwd=self.tmp)
+            self.assertEqual(r.code, farmproc.EXIT_BAD_INPUT, r.describe())
+            self.assertIn(needle, r.stderr)
+            self.assertFalse((self.tmp / "out.h5").exists())
 
     def test_dry_run_shows_the_argv_with_its_quoting(self):
         self.write("job.toml", job('v = ["a b", "", "x\\ny"]', 'command = "prog --name={v} {v:>3}"'))
@@ -218,6 +229,41 @@ class Command(common.TempDirTestCase):
         self.assertGreaterEqual(overlapping, 2, f"no two commands ran at once: {spans}")
 
     # -- stops, crashes, deadlines -----------------------------------------------------------------------
+
+    def test_fail_fast_cuts_running_commands_short_on_every_rank(self):
+        # Task 0 fails at once; the others sleep a minute, on every rank: the job must not wait for them.
+        script = "[ {i} -eq 0 ] && exit 5; sleep 60"
+        self.write("job.toml", job("i = { range = [0, 6] }", "command = " + toml_string("sh -c '" + script + "'"),
+                                   "fail_fast = true\nretries = 0\n[schedule]\npolicy = \"ss\""))
+        t0 = time.monotonic()
+        r = common.mpirun(3, [self.taskfarm, "run", "job.toml", "-q"], cwd=self.tmp)
+        self.assertEqual(r.code, EXIT_TASKS_FAILED, r.describe())
+        self.assertLess(time.monotonic() - t0, 20, "the job waited for the sleeping commands")
+        res = self.results()
+        self.assertEqual(res["state"][0], FAILED)
+        self.assertTrue(np.all(res["state"][1:] == PENDING), res["state"])
+        self.assertEqual(len(res["failures"]), 1, "a command cut short counted as a failure")
+        left = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True).stdout.split()
+        self.assertEqual(left, [], "commands outlived the job")
+
+    def test_resume_refuses_a_changed_task_table_and_programs_do_not_see_mpi(self):
+        self.write("tasks.csv", "x\n1\n2\n3\n")
+        self.write("slow", "")
+        app = 'command = "sh -c \\"[ -e slow ] && [ {x} -eq 3 ] && exit 9; env\\""'
+        self.run_job(job('table = "tasks.csv"', app, "retries = 0"), expect=EXIT_TASKS_FAILED)
+        r = self.results()
+        self.assertNotIn("OMPI_COMM_WORLD_RANK", r["stdout"][0])  # an MPI program it starts is on its own
+        self.assertIn("TASKFARM_TASK=0", r["stdout"][0])
+        self.assertIn("OMP_NUM_THREADS=1", r["stdout"][0])
+        self.write("tasks.csv", "x\n1\n3\n2\n")  # sorted differently: other tasks at the same indices
+        res = common.mpirun(2, [self.taskfarm, "resume", "--retry-failed", "out.h5"], cwd=self.tmp)
+        self.assertEqual(res.code, farmproc.EXIT_BAD_INPUT, res.describe())
+        self.assertIn("tasks.csv has changed since this job started", res.stderr)
+        self.write("tasks.csv", "x\n1\n2\n3\n")
+        (self.tmp / "slow").unlink()
+        res = common.mpirun(2, [self.taskfarm, "resume", "--retry-failed", "out.h5", "-q"], cwd=self.tmp)
+        self.assertEqual(res.code, EXIT_OK, res.describe())
+        self.assertEqual(list(self.results()["attempts"]), [1, 1, 2])
 
     def test_a_stop_signal_leaves_running_commands_pending(self):
         self.write("slow", "")

@@ -54,8 +54,18 @@ TEST(TemplateTest, fills_placeholders_with_formatted_values_and_keeps_braces_esc
     return std::string("a b");
   };
   EXPECT_EQ(t.render(value), "run-003.1-a b-{lit}-007");
-  // For a shell: the template's own text is shell syntax, every value one quoted word.
-  EXPECT_EQ(Template("echo {name} | wc").render(value, shell_quote), "echo 'a b' | wc");
+  // For a shell: the template's own text is shell syntax; values are positional parameters, quoted
+  // where they stand outside quotes, bare inside double quotes (no splitting there), refused inside
+  // single quotes (no expansion there) or after a backslash.
+  std::vector<std::string> args;
+  EXPECT_EQ(Template("echo {name} \"x={i:03d} $HOME\" | wc").shell_line(value, args),
+            "echo \"${1}\" \"x=${2} $HOME\" | wc");
+  EXPECT_EQ(args, (Words{"a b", "007"}));
+  EXPECT_EQ(Template("echo 'it''s' \\\" {name}").shell_line(value, args), "echo 'it''s' \\\" \"${3}\"");
+  EXPECT_THROW(Template("echo '{name}'").check_shell(), std::invalid_argument);
+  EXPECT_THROW(Template("echo \"a\" 'b {name} c'").check_shell(), std::invalid_argument);
+  EXPECT_THROW(Template("echo \\{name}").check_shell(), std::invalid_argument);
+  EXPECT_NO_THROW(Template("echo \"'{name}'\"").check_shell());  // single quotes inside double ones are text
   EXPECT_THROW(Template("echo {x"), std::invalid_argument);
   EXPECT_THROW(Template("echo {}"), std::invalid_argument);
   EXPECT_THROW(Template("echo x}"), std::invalid_argument);

@@ -14,6 +14,7 @@
 #include "taskfarm/app/registry.hpp"
 #include "taskfarm/cli/cli.hpp"
 #include "taskfarm/core/element_type.hpp"
+#include "taskfarm/core/utf8.hpp"
 
 namespace taskfarm {
 
@@ -42,8 +43,8 @@ class SetupImpl {
 class TaskImpl {
  public:
   TaskImpl(TaskIndex index, const job::ParamSpace& params, const app::TaskOutput& out, std::size_t n_fields,
-           const std::atomic<int>* stop)
-      : index_(index), params_(params), out_(out), n_fields_(n_fields), stop_(stop) {}
+           const std::atomic<int>* stop, void (*poll)())
+      : index_(index), params_(params), out_(out), n_fields_(n_fields), stop_(stop), poll_(poll) {}
   Task task() const { return Task(*this, index_, out_.slots(), n_fields_); }
 
   /// The axis `name`, or an Error that fails the task and names the axes there are.
@@ -77,24 +78,25 @@ class TaskImpl {
   const app::TaskOutput& out_;
   std::size_t n_fields_;
   const std::atomic<int>* stop_;
+  void (*poll_)();
 };
 
 /// An app::Kernel running a user's Kernel: builds a Task view per task.
 class Adapter final : public app::Kernel {
  public:
   Adapter(std::unique_ptr<taskfarm::Kernel> user, std::vector<app::Field> fields, const job::ParamSpace& params,
-          const std::atomic<int>* stop)
-      : user_(std::move(user)), fields_(std::move(fields)), params_(params), stop_(stop) {}
+          const std::atomic<int>* stop, void (*poll)())
+      : user_(std::move(user)), fields_(std::move(fields)), params_(params), stop_(stop), poll_(poll) {}
   [[nodiscard]] std::vector<app::Field> schema() const override { return fields_; }
   void compute(TaskIndex task, const app::TaskOutput& out) override {
-    const TaskImpl impl(task, params_, out, fields_.size(), stop_);
+    const TaskImpl impl(task, params_, out, fields_.size(), stop_, poll_);
     Task view = impl.task();
     user_->compute(view);
   }
   [[nodiscard]] bool results_follow_parameters() const override { return user_->results_follow_parameters(); }
   [[nodiscard]] std::string describe(TaskIndex task) const override {
     const app::TaskOutput none(nullptr);
-    const TaskImpl impl(task, params_, none, 0, stop_);  // no field: out() and set_text() throw
+    const TaskImpl impl(task, params_, none, 0, nullptr, nullptr);  // no field: out() and set_text() throw
     const Task view = impl.task();
     return user_->describe(view);
   }
@@ -104,50 +106,8 @@ class Adapter final : public app::Kernel {
   std::vector<app::Field> fields_;
   const job::ParamSpace& params_;
   const std::atomic<int>* stop_;
+  void (*poll_)();
 };
-
-/// `text` as valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF):
-/// every byte that does not start a well-formed character, and NUL, becomes U+FFFD.
-std::string valid_utf8(std::string_view text) {
-  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-  std::string out;
-  out.reserve(text.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t n = text.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned c = p[i];
-    std::size_t len = 0;
-    unsigned lo = 0x80;  // the second byte's range (narrower after E0, ED, F0, F4)
-    unsigned hi = 0xBF;
-    if (c >= 0x01 && c <= 0x7F) {
-      len = 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      lo = c == 0xE0 ? 0xA0 : 0x80;
-      hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      lo = c == 0xF0 ? 0x90 : 0x80;
-      hi = c == 0xF4 ? 0x8F : 0xBF;
-    }
-    bool ok = len > 0 && i + len <= n;
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      const unsigned b = p[i + k];
-      ok = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
-    }
-    if (ok) {
-      out.append(text.substr(i, len));
-      i += len;
-    } else {
-      out += kReplacement;
-      ++i;
-    }
-  }
-  return out;
-}
 
 }  // namespace detail
 
@@ -259,7 +219,7 @@ bool Task::set_text(const TextOutput& field, std::string_view text, Keep keep) c
   if (field.index() >= n_fields_) {
     undeclared_output();
   }
-  const std::string valid = detail::valid_utf8(text);
+  const std::string valid = valid_utf8(text);
   const std::size_t room = field.max_bytes();
   std::size_t begin = 0;
   std::size_t end = valid.size();
@@ -283,7 +243,10 @@ bool Task::set_text(const TextOutput& field, std::string_view text, Keep keep) c
   return begin == 0 && end == valid.size();
 }
 
-int Task::stop_signal() const noexcept {
+int Task::stop_signal() const {
+  if (impl_.poll_ != nullptr) {
+    impl_.poll_();  // a worker hears the master's stop order (fail_fast) while its task waits
+  }
   const int reason = impl_.stop_ != nullptr ? impl_.stop_->load(std::memory_order_relaxed) : 0;
   // A signal, or fail_fast (-1): cut short. A deadline (-2, -3) lets tasks it allowed to start finish.
   return reason > 0 || reason == -1 ? reason : 0;
@@ -347,7 +310,8 @@ app::AppInfo detail::adapt(App a) {
               throw Error("the app declared no result field (Setup::field)");
             }
             return std::unique_ptr<app::Kernel>(
-                new detail::Adapter(std::move(user), std::move(impl.fields_), context.params, context.stop));
+                new detail::Adapter(std::move(user), std::move(impl.fields_), context.params, context.stop,
+                                    context.poll_stop));
           }};
 }
 

@@ -64,6 +64,7 @@ struct KernelContext {
   int threads = 1;  ///< threads one task may use ([job] threads_per_task, else OMP_NUM_THREADS, else 1)
   std::string source;  ///< the job file, for messages
   const std::atomic<int>* stop = nullptr;  ///< the job's stop flag (a signal number > 0, or < 0), when computing
+  void (*poll_stop)() = nullptr;           ///< called before `stop` is read: hears a stop order sent to this rank
 };
 
 /// @brief Builds a kernel, validating the settings (job::Settings::fail for bad values).

@@ -26,7 +26,8 @@ const AppInfo* Registry::find(std::string_view name) const {
   return nullptr;
 }
 
-std::unique_ptr<Kernel> Registry::instantiate(job::JobSpec& spec, int rank, const std::atomic<int>* stop) const {
+std::unique_ptr<Kernel> Registry::instantiate(job::JobSpec& spec, int rank, const std::atomic<int>* stop,
+                                              void (*poll_stop)()) const {
   const AppInfo* info = find(spec.app);
   if (info == nullptr) {
     throw InputError(
@@ -40,7 +41,7 @@ std::unique_ptr<Kernel> Registry::instantiate(job::JobSpec& spec, int rank, cons
     const char* env = std::getenv("OMP_NUM_THREADS");
     threads = env != nullptr && std::atoi(env) > 0 ? std::atoi(env) : 1;
   }
-  KernelContext context{spec.app_settings, spec.params, rank, threads, spec.source, stop};
+  KernelContext context{spec.app_settings, spec.params, rank, threads, spec.source, stop, poll_stop};
   std::unique_ptr<Kernel> kernel = info->make(context);
   spec.app_settings.reject_unknown();
   if (spec.params.empty()) {

@@ -24,9 +24,10 @@ class Registry {
   [[nodiscard]] const std::vector<AppInfo>& apps() const noexcept { return apps_; }
   /// @brief Builds the job's kernel: finds its app, lets it validate `[app]` (and fill default
   /// [params]), then rejects unknown `[app]` keys and an empty parameter space (InputError).
-  /// `stop`: the job's stop flag, which kernels that wait (commands) poll; null when not computing.
-  [[nodiscard]] std::unique_ptr<Kernel> instantiate(job::JobSpec& spec, int rank,
-                                                    const std::atomic<int>* stop = nullptr) const;
+  /// `stop`: the job's stop flag, which kernels that wait (commands) poll, after `poll_stop`; null
+  /// when not computing.
+  [[nodiscard]] std::unique_ptr<Kernel> instantiate(job::JobSpec& spec, int rank, const std::atomic<int>* stop = nullptr,
+                                                    void (*poll_stop)() = nullptr) const;
   /// @brief "a, b, c" for error messages.
   [[nodiscard]] std::string names() const;
 

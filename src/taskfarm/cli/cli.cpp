@@ -250,6 +250,20 @@ int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Reg
           }
         }
         job::JobSpec spec = job::parse_job(p.text, p.source);
+        // A [params] table or command list is read again: it must be the file the job started with,
+        // or results would land beside other rows (the stored job is what says which tasks were done).
+        const auto stored_tasks = p.file->attribute("task_file_hash");
+        auto check_task_file = [&](const job::JobSpec& started) {
+          if (stored_tasks && std::get<std::string>(*stored_tasks) != started.task_files_hash) {
+            throw InputError(fmt::format("{}: {} has changed since this job started (hash {} vs {}): its rows are "
+                                         "the tasks; put the file back as it was, or start a new output",
+                                         resume.output, started.task_files.empty() ? "the task file" : started.task_files[0],
+                                         started.task_files_hash, std::get<std::string>(*stored_tasks)));
+          }
+        };
+        if (p.text == stored_text) {
+          check_task_file(spec);
+        }
         auto kernel = registry.instantiate(spec, 0);
         check_schema(*p.file, *kernel, resume.output);
         check_workers(spec, n_ranks);
@@ -259,6 +273,7 @@ int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Reg
         std::string why;
         if (p.text != stored_text) {
           job::JobSpec before = job::parse_job(stored_text, stored_source);
+          check_task_file(before);  // the tasks as they were, or no task can be matched
           (void)registry.instantiate(before, 0);  // the app fills in its default axes, as it did then
           if (before.app != spec.app || !before.app_settings.same_values(spec.app_settings)) {
             target_of.assign(p.file->n_tasks(), job::kNoTask);
@@ -312,6 +327,7 @@ int resume_command(const ResumeArgs& resume, const RunArgs& args, const app::Reg
           if (state[0] == static_cast<std::uint8_t>(TaskState::pending)) {
             p.plan.attempts[f.task] = std::max(p.plan.attempts[f.task], f.attempt);
           }
+          p.plan.failed_before[f.task] = std::max(p.plan.failed_before[f.task], f.attempt);
         }
         if (resume.retry_failed) {  // a task marked failed gets a fresh budget of retries
           std::vector<std::uint8_t> zero(1, 0);

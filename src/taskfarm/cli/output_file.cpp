@@ -83,6 +83,9 @@ io::ResultsFile::CreateOptions output_layout(const job::JobSpec& spec, const app
       {"host", host_name()},
       {"taskfarm_version", std::string(TASKFARM_VERSION)},
   };
+  if (!spec.task_files_hash.empty()) {  // [params] table / lines: what a resume must find again
+    options.attributes.emplace_back("task_file_hash", spec.task_files_hash);
+  }
   options.cancelled = [] { return farm::stop_requested() != 0; };
   return options;
 }

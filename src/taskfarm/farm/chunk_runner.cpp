@@ -10,6 +10,7 @@
 #include "taskfarm/core/clock.hpp"
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/core/tick_clock.hpp"
+#include "taskfarm/core/utf8.hpp"
 #include "taskfarm/farm/stop_signal.hpp"
 #include "taskfarm/io/results_file.hpp"
 
@@ -38,13 +39,13 @@ ChunkRunner::Outcome ChunkRunner::compute(app::Kernel& kernel, TaskIndex positio
       return Outcome::interrupted;  // the job's own stop cut it short: not a failure, stays pending
     }
     outcome = Outcome::failed;
-    message = std::string("interrupted with no stop requested: ") + e.what();
+    message = valid_utf8(std::string("interrupted with no stop requested: ") + e.what());
   } catch (const TaskFailed& e) {
     outcome = Outcome::kept_failed;
-    message = e.what();
+    message = valid_utf8(e.what());  // /failures and the live status are text every reader decodes
   } catch (const std::exception& e) {
     outcome = Outcome::failed;
-    message = e.what();
+    message = valid_utf8(e.what());
   } catch (...) {
     outcome = Outcome::failed;
     message = "unknown exception";

@@ -70,7 +70,8 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
   RankStats stats;
   FarmResult result;
   if (world.rank() == 0) {
-    const FarmPlan scheduled{order.positions_of(plan.pending), order.by_position(plan.attempts)};
+    const FarmPlan scheduled{order.positions_of(plan.pending), order.by_position(plan.attempts),
+                             order.by_position(plan.failed_before)};
     Master master(world, spec, kernels, *file, options, scheduled, t0, hosts, order, &limit);
     result = master.run(stats);
     rusage usage{};

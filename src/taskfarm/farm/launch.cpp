@@ -148,10 +148,18 @@ int launch(const std::function<Prepared(int n_ranks)>& prepare, const FarmOption
 
   try {
     job::JobSpec spec = job::parse_job(message.text, message.source);
+    if (!spec.task_files.empty()) {  // every rank read the task file itself: the same bytes as rank 0?
+      std::string root_hash = spec.task_files_hash;
+      boost::mpi::broadcast(world, root_hash, 0);
+      if (root_hash != spec.task_files_hash) {
+        throw Error(fmt::format("{} reads differently here than on rank 0 (hash {} vs {}): every node must see the "
+                                "same file", spec.task_files[0], spec.task_files_hash, root_hash));
+      }
+    }
     std::vector<std::unique_ptr<app::Kernel>> kernels;
     std::vector<app::Kernel*> lanes;
     for (unsigned s = fitted_slots(spec, world.rank(), host); s > 0; --s) {
-      kernels.push_back(registry.instantiate(spec, world.rank(), &stop_flag()));
+      kernels.push_back(registry.instantiate(spec, world.rank(), &stop_flag(), &poll_stop));
       lanes.push_back(kernels.back().get());
     }
     FarmOptions run_options = options;

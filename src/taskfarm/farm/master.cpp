@@ -130,7 +130,8 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
                   workers_),
       held_(static_cast<std::size_t>(world.size()), 0),
       attempts_(plan.attempts),
-      writer_(file, widths_, order, options.flush_seconds, options.fsync, plan.attempts),
+      numbered_(plan.failed_before),
+      writer_(file, widths_, order, options.flush_seconds, options.fsync, plan.failed_before),
       active_workers_(world.size() - 1),
       finished_(static_cast<std::size_t>(world.size()), false) {}
 
@@ -147,8 +148,9 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
     dispatcher_.observe(report);
   }
   for (const FailureView& f : decode_failures(bytes)) {
-    const std::uint32_t attempt = ++attempts_[f.position.value];  // keyed by position, as the plan's
-    item.failures.push_back({f.position, attempt, rank, hosts_.at(static_cast<std::size_t>(rank)), std::string(f.message)});
+    const std::uint32_t attempt = ++attempts_[f.position.value];  // against retries; keyed by position, as the plan's
+    const std::uint32_t number = ++numbered_[f.position.value];   // the attempt's number over every run
+    item.failures.push_back({f.position, number, rank, hosts_.at(static_cast<std::size_t>(rank)), std::string(f.message)});
     if (spec_.fail_fast) {
       item.failed.push_back(f.position);
       stopped_by_failure_ = true;
@@ -276,7 +278,7 @@ void Master::begin_stop() {
     }
   }
   std::fflush(stderr);
-  const int order = 1;
+  const int order = reason != 0 ? reason : kStopPeer;  // workers cut commands short, or let them end, as we do
   for (int r = 1; r < world_.size(); ++r) {
     if (!finished_[static_cast<std::size_t>(r)]) {
       world_.send(r, kTagStop, order);
@@ -299,7 +301,8 @@ void Master::abandon() {
   fmt::print(stderr, "taskfarm: rank 0 on {}: checkpoint written; continue with: taskfarm resume {}\n", hosts_.at(0),
              file_.path().string());
   std::fflush(stderr);
-  boost::mpi::environment::abort(static_cast<int>(ExitCode::interrupted));
+  // fail_fast: the job failed (1), whatever was abandoned; else a stop to resume from (75).
+  boost::mpi::environment::abort(static_cast<int>(stopped_by_failure_ ? ExitCode::tasks_failed : ExitCode::interrupted));
 }
 
 void Master::compute_locally(RankStats& stats) {
@@ -557,8 +560,8 @@ FarmResult Master::run(RankStats& local_stats) {
   result.master_cpu_seconds = master_cpu;
   result.stopped_by_signal = stopping_.load() && !stopped_by_failure_;  // a signal, or a deadline: resume me
   const int reason = stop_requested();
-  if (result.stopped_by_signal && (reason == kStopDeadline || reason == kStopPeer) && writer_.tasks_done() == 0 &&
-      writer_.tasks_failed() == 0) {
+  if (result.stopped_by_signal && (reason == kStopDeadline || reason == kStopPeer) && limit_ != nullptr &&
+      limit_->active() && writer_.tasks_done() == 0 && writer_.tasks_failed() == 0) {
     // Not one task fitted: a requeued job with the same time would stop the same way, forever.
     result.stopped_by_signal = false;  // exit 1, not 75: nothing requeues it
     fmt::print(stderr, "taskfarm: rank 0 on {}: no task could start: none is expected to end before the job's end "

@@ -75,7 +75,8 @@ class Master {
   schedule::ChunkDispatcher dispatcher_;
   TaskIndex outstanding_ = 0;  // tasks handed out whose chunk has not come back
   std::vector<TaskIndex> held_;  // the same per requesting rank (the live view's open chunks)
-  std::map<TaskIndex, std::uint32_t> attempts_;
+  std::map<TaskIndex, std::uint32_t> attempts_;  // failed attempts counted against retries
+  std::map<TaskIndex, std::uint32_t> numbered_;  // every failed attempt, earlier runs' too
   std::vector<std::pair<int, std::uint32_t>> waiting_;  // deferred requests: (rank, chunks wanted)
   std::atomic<bool> stopping_{false};
   bool stopped_by_failure_ = false;

@@ -23,7 +23,9 @@ struct FarmOptions {
 /// @brief What rank 0 is to run: all tasks of a new job, or what a resumed job has left.
 struct FarmPlan {
   std::vector<TaskRange> pending;               ///< sorted, disjoint
-  std::map<TaskIndex, std::uint32_t> attempts;  ///< failed attempts so far, per task (from /failures)
+  std::map<TaskIndex, std::uint32_t> attempts;  ///< failed attempts that count against `retries`, per task
+  std::map<TaskIndex, std::uint32_t> failed_before;  ///< every failed attempt so far, per task (from /failures):
+                                                     ///< attempt numbers go on from it, /tasks/attempts counts it
 };
 
 /// @brief What one rank did (gathered to rank 0 into /ranks).

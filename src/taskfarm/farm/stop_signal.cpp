@@ -1,6 +1,8 @@
 #include "taskfarm/farm/stop_signal.hpp"
 
 #include <csignal>
+#include <thread>
+#include <utility>
 
 namespace taskfarm::farm {
 
@@ -10,6 +12,9 @@ std::atomic<int> g_stop{0};
 static_assert(std::atomic<int>::is_always_lock_free, "the handler may only touch a lock-free atomic");
 
 extern "C" void on_stop_signal(int signo) { g_stop.store(signo, std::memory_order_relaxed); }
+
+std::function<void()> g_poll;     // set and cleared by the thread that runs it
+std::thread::id g_poll_thread;
 
 }  // namespace
 
@@ -33,5 +38,16 @@ void request_stop(int reason) noexcept {
 void clear_stop() noexcept { g_stop.store(0); }
 
 const std::atomic<int>& stop_flag() noexcept { return g_stop; }
+
+void set_stop_poll(std::function<void()> poll) {
+  g_poll = std::move(poll);
+  g_poll_thread = std::this_thread::get_id();
+}
+
+void poll_stop() {
+  if (g_poll && std::this_thread::get_id() == g_poll_thread) {
+    g_poll();
+  }
+}
 
 }  // namespace taskfarm::farm

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
 namespace taskfarm::farm {
 
@@ -25,5 +26,13 @@ void clear_stop() noexcept;
 
 /// @brief The flag itself, for hot loops that poll it once per task.
 const std::atomic<int>& stop_flag() noexcept;
+
+/// @brief Installs (or with an empty function, removes) what poll_stop() runs: a worker's check
+/// for the master's stop order, which needs MPI and so runs only on the thread that installed it.
+void set_stop_poll(std::function<void()> poll);
+
+/// @brief Lets a task that waits (a command) hear a stop order that arrives while it runs: runs the
+/// installed poll when called from its thread; the order, once heard, is in stop_flag().
+void poll_stop();
 
 }  // namespace taskfarm::farm

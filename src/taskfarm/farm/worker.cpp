@@ -152,13 +152,22 @@ RankStats Worker::run() {
   boost::mpi::request stop_request = world_.irecv(0, kTagStop, stop_message);
   bool stopping = false;
   bool stop_received = false;  // a completed request must not be tested (or cancelled) again
-  auto check_stop = [&] {
+  auto hear_stop = [&] {
     if (!stop_received && stop_request.test()) {
       stop_received = true;
+      request_stop(stop_message != 0 ? stop_message : kStopPeer);  // the master's reason: tasks that wait hear it
     }
+  };
+  auto check_stop = [&] {
+    hear_stop();
     stopping = stopping || stop_received || stop_requested() != 0;
     return stopping;
   };
+  // A task that waits (a command) asks for the order while it runs, on this thread.
+  set_stop_poll(hear_stop);
+  struct Unset {
+    ~Unset() { set_stop_poll({}); }
+  } unset;
 
   // Stopping mid-chunk: the computed part is reported as a chunk of its own; the rest stays pending
   // in the file and is computed on resume.

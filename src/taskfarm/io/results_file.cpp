@@ -119,10 +119,14 @@ void write_attribute(hid_t obj, std::string_view name, const AttributeValue& val
 }
 
 /// A chunked layout with a Fletcher32 checksum per chunk: a changed byte is an error on read, never
-/// a wrong value (HDF5 checks it in H5Dread unless a reader turns error detection off).
-PropListHandle checksummed_chunks(std::span<const hsize_t> chunk) {
+/// a wrong value (HDF5 checks it in H5Dread unless a reader turns error detection off). `deflate`:
+/// compressed first (text fields: mostly NUL padding), the checksum over the stored bytes.
+PropListHandle checksummed_chunks(std::span<const hsize_t> chunk, bool deflate = false) {
   PropListHandle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
   check_status(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
+  if (deflate) {
+    check_status(H5Pset_deflate(dcpl.get(), 1), "H5Pset_deflate");
+  }
   check_status(H5Pset_fletcher32(dcpl.get()), "H5Pset_fletcher32");
   return dcpl;
 }
@@ -373,7 +377,7 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
       chunk.push_back(d);
     }
     DataspaceHandle space(check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "space"));
-    PropListHandle dcpl = checksummed_chunks(chunk);
+    PropListHandle dcpl = checksummed_chunks(chunk, spec.type == ElementType::text);
     if (spec.name == "rank" && !is_result) {
       const std::int32_t fill = -1;
       check_status(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_INT32, &fill), "H5Pset_fill_value");

@@ -83,4 +83,12 @@ std::string read_input_file(const std::filesystem::path& path, std::uint64_t max
   return text;
 }
 
+std::string fnv1a_hex(std::string_view bytes) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (const unsigned char c : bytes) {
+    h = (h ^ c) * 1099511628211ULL;
+  }
+  return fmt::format("{:016x}", h);
+}
+
 }  // namespace taskfarm::job

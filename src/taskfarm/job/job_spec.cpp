@@ -347,7 +347,8 @@ Axis parse_axis(const std::string& source, const std::string& name, const toml::
   return *axis;
 }
 
-ParamSpace parse_params(const std::string& source, const toml::table& table, std::vector<std::string>& task_files) {
+ParamSpace parse_params(const std::string& source, const toml::table& table, std::vector<std::string>& task_files,
+                        std::string& task_files_hash) {
   // A task table or a command list is the whole parameter space: one task per row or line.
   for (const char* key : {"table", "lines"}) {
     const toml::node* node = table.get(key);
@@ -367,7 +368,8 @@ ParamSpace parse_params(const std::string& source, const toml::table& table, std
     }
     task_files.push_back(*path);
     try {
-      return key == std::string_view("table") ? read_task_table(*path) : read_task_lines(*path);
+      return key == std::string_view("table") ? read_task_table(*path, &task_files_hash)
+                                              : read_task_lines(*path, &task_files_hash);
     } catch (const InputError& e) {
       fail_at(source, *node, where, e.what());
     }
@@ -425,14 +427,7 @@ const toml::table* sub_table(const std::string& source, const toml::table& root,
 
 }  // namespace
 
-std::string JobSpec::hash() const {
-  // FNV-1a, 64-bit (Fowler, Noll, Vo): stable across platforms and releases, unlike std::hash.
-  std::uint64_t h = 14695981039346656037ULL;
-  for (unsigned char c : text) {
-    h = (h ^ c) * 1099511628211ULL;
-  }
-  return fmt::format("{:016x}", h);
-}
+std::string JobSpec::hash() const { return fnv1a_hex(text); }
 
 JobSpec parse_job(std::string_view text, const std::string& source) {
   toml::table root;
@@ -499,7 +494,7 @@ JobSpec parse_job(std::string_view text, const std::string& source) {
   spec.schedule = parse_schedule(sched != nullptr ? to_settings(*sched, source, "schedule")
                                                   : Settings(source, "schedule", {}));
   if (const toml::table* params = sub_table(source, root, "params")) {
-    spec.params = parse_params(source, *params, spec.task_files);
+    spec.params = parse_params(source, *params, spec.task_files, spec.task_files_hash);
   }
   const toml::table* app = sub_table(source, root, "app");
   spec.app_settings = app != nullptr ? to_settings(*app, source, "app") : Settings(source, "app", {});

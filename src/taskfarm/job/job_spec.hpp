@@ -38,6 +38,7 @@ struct JobSpec {
   std::uint32_t slots = 1;    ///< tasks a rank runs at once (threads, one kernel each), before fitting to its cores
   std::string expected_seconds;  ///< a task's expected wall time: a number or an expression over the parameters; "" none
   std::vector<std::string> task_files;  ///< [params] table or lines: the file the tasks come from
+  std::string task_files_hash;          ///< FNV-1a of that file's bytes: every rank, and a resume, must read the same
   ScheduleSpec schedule;
   ParamSpace params;
   Settings app_settings;

@@ -131,9 +131,12 @@ void check_text(const std::string& text, const std::string& path) {
 
 }  // namespace
 
-ParamSpace read_task_table(const std::filesystem::path& path) {
+ParamSpace read_task_table(const std::filesystem::path& path, std::string* hash) {
   const std::string where = path.string();
   std::string text = read_input_file(path, kMaxTaskFileBytes, "task table");
+  if (hash != nullptr) {
+    *hash = fnv1a_hex(text);
+  }
   check_text(text, where);
   if (text.starts_with("\xEF\xBB\xBF")) {  // a UTF-8 byte order mark (spreadsheets write one)
     text.erase(0, 3);
@@ -177,10 +180,16 @@ ParamSpace read_task_table(const std::filesystem::path& path) {
   return ParamSpace(std::move(axes), Combine::zip);
 }
 
-ParamSpace read_task_lines(const std::filesystem::path& path) {
+ParamSpace read_task_lines(const std::filesystem::path& path, std::string* hash) {
   const std::string where = path.string();
-  const std::string text = read_input_file(path, kMaxTaskFileBytes, "command list");
+  std::string text = read_input_file(path, kMaxTaskFileBytes, "command list");
+  if (hash != nullptr) {
+    *hash = fnv1a_hex(text);
+  }
   check_text(text, where);
+  if (text.starts_with("\xEF\xBB\xBF")) {  // a UTF-8 byte order mark: not part of the first command
+    text.erase(0, 3);
+  }
   std::vector<std::string> lines;
   std::vector<std::int64_t> numbers;
   std::size_t pos = 0;
