@@ -352,12 +352,15 @@ void Master::compute_locally(RankStats& stats) {
       TaskIndex cursor = chunk->begin;
       while (cursor < chunk->end && stop_requested() == 0) {
         const double t = now_seconds();
+        const std::uint64_t failures = runner.failures();
         const TaskIndex reached =
             runner.run({cursor, std::min(chunk->end, cursor + piece_tasks)}, report, t + kPieceSeconds);
         stats.busy_seconds += now_seconds() - t;
         stats.tasks += reached - cursor;
         cursor = reached;
-        if (report.size_bytes() >= kLocalPushBytes || now_seconds() - last_push >= kLocalPushSeconds) {
+        // A failure goes out at once: its retry (or fail_fast's stop) must not wait for our next task.
+        if (runner.failures() != failures || report.size_bytes() >= kLocalPushBytes ||
+            now_seconds() - last_push >= kLocalPushSeconds) {
           push();
         }
       }

@@ -238,6 +238,7 @@ RankStats Worker::run() {
     }
 
     const double t_begin = now_seconds();
+    const std::uint64_t failures = runner.failures();
     const TaskIndex reached = runner.run({cursor, stop}, report, t_begin + kPieceSeconds);
     const double t_end = now_seconds();
     const TaskIndex done = reached - cursor;
@@ -263,7 +264,9 @@ RankStats Worker::run() {
         rest_tasks -= queue.front().range.size();
       }
     }
-    if (!report.empty() && (report.size_bytes() >= kSendBytes || t_end - last_send >= kResultSeconds)) {
+    // A failure goes out at once: its retry (or fail_fast's stop) must not wait for our next task.
+    if (!report.empty() &&
+        (runner.failures() != failures || report.size_bytes() >= kSendBytes || t_end - last_send >= kResultSeconds)) {
       send(0, 0);
     }
     if (in_flight_bytes > kMaxInFlightBytes) {  // rank 0 is behind: wait for it, memory stays bounded
