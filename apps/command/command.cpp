@@ -174,7 +174,12 @@ class Command final : public Kernel {
   }
 
   [[nodiscard]] std::string describe(const Task& task) const override {
-    Plan plan = plan_for(task);
+    Plan plan;
+    try {
+      plan = plan_for(task);
+    } catch (const std::exception& e) {
+      return fmt::format("(fails: {})", e.what());  // what the task would record, shown, not thrown
+    }
     std::string text = command_line::show_argv(plan.launch.argv);
     if (!plan.launch.workdir.empty()) {
       text += fmt::format("    (in {})", command_line::shell_quote(plan.launch.workdir));
@@ -280,10 +285,22 @@ class Command final : public Kernel {
       if (shell_) {
         l.argv = {"/bin/sh", "-c", line};
       } else {
+        std::vector<bool> quoted;
         try {
-          l.argv = command_line::split_words(line);
+          l.argv = command_line::split_words(line, &quoted);
         } catch (const std::invalid_argument& e) {
           throw Error(fmt::format("line {}: {}", task.param<std::int64_t>("line_number"), e.what()));
+        }
+        // A command list is written as shell lines: an unquoted operator would silently become an
+        // argument (`prog > out` writing "> out" nowhere). Refuse the task, say what to do.
+        for (std::size_t k = 0; k < l.argv.size(); ++k) {
+          const std::string& w = l.argv[k];
+          if (!quoted[k] && (w == "|" || w == "||" || w == "&&" || w == ";" || w == "&" || w == ">" || w == ">>" || w == "<" ||
+              w == "2>" || w == "2>&1" || w == "<<")) {
+            throw Error(fmt::format("line {}: `{}` is shell syntax, but commands run without a shell: set [app] "
+                                    "shell = true (or quote it to pass it as an argument)",
+                                    task.param<std::int64_t>("line_number"), w));
+          }
         }
       }
     } else if (shell_) {  // the template is shell syntax; the values are its positional parameters

@@ -122,21 +122,30 @@ std::string format_value(const Value& value, std::string_view spec) {
   }
 }
 
-std::vector<std::string> split_words(std::string_view line) {
+std::vector<std::string> split_words(std::string_view line, std::vector<bool>* quoted) {
   std::vector<std::string> words;
   std::string word;
   bool in_word = false;
+  bool any_quote = false;
+  auto end_word = [&] {
+    words.push_back(std::move(word));
+    word.clear();
+    if (quoted != nullptr) {
+      quoted->push_back(any_quote);
+    }
+    any_quote = false;
+    in_word = false;
+  };
   for (std::size_t i = 0; i < line.size(); ++i) {
     const char c = line[i];
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
       if (in_word) {
-        words.push_back(std::move(word));
-        word.clear();
-        in_word = false;
+        end_word();
       }
       continue;
     }
     in_word = true;
+    any_quote = any_quote || c == '\'' || c == '"' || c == '\\';
     if (c == '\'') {
       const std::size_t close = line.find('\'', i + 1);
       if (close == std::string_view::npos) {
@@ -174,7 +183,7 @@ std::vector<std::string> split_words(std::string_view line) {
     }
   }
   if (in_word) {
-    words.push_back(std::move(word));
+    end_word();
   }
   return words;
 }

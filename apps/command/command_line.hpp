@@ -59,8 +59,9 @@ class Template {
 /// @brief Splits a command line into words like a POSIX shell, without expanding anything:
 /// blanks separate words; '...' is literal; "..." keeps blanks, a backslash in it escapes only
 /// $ ` " \ and a line break; outside quotes a backslash escapes the next character. Throws
-/// std::invalid_argument for an unclosed quote or a trailing backslash.
-std::vector<std::string> split_words(std::string_view line);
+/// std::invalid_argument for an unclosed quote or a trailing backslash. `quoted`, when given, gets
+/// one flag per word: true when any of it was quoted or escaped (`'>'` is an argument, `>` is not).
+std::vector<std::string> split_words(std::string_view line, std::vector<bool>* quoted = nullptr);
 
 /// @brief `text` as one shell word, in single quotes ('it'\''s'); plain words stay as they are.
 std::string shell_quote(std::string_view text);

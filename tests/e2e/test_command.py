@@ -200,13 +200,21 @@ class Command(common.TempDirTestCase):
         self.assertIn("nothing-1.dat does not exist", r["failures"][0][2])
 
     def test_a_command_list_runs_each_line(self):
-        self.write("commands.txt", "# a comment\necho one 'two three'\n\nprintf '%s' \"a  b\"\nsh -c 'exit 4'\n")
+        self.write("commands.txt", "# a comment\necho one 'two three'\n\nprintf '%s' \"a  b\"\nsh -c 'exit 4'\n"
+                                   "echo hi > out.txt\necho '>' quoted\n")
         self.run_job(job('lines = "commands.txt"', "", "retries = 0"), expect=EXIT_TASKS_FAILED)
         r = self.results()
         self.assertEqual(list(r["stdout"][:2]), ["one two three\n", "a  b"])
-        self.assertEqual(list(r["exit_code"]), [0, 0, 4])
+        self.assertEqual(list(r["exit_code"][:3]), [0, 0, 4])
+        self.assertEqual(r["stdout"][4], "> quoted\n")
+        self.assertIn((3, 1, "line 6: `>` is shell syntax, but commands run without a shell: set [app] shell = true "
+                          "(or quote it to pass it as an argument)"), r["failures"])
+        self.assertFalse((self.tmp / "out.txt").exists())
+        shown = common.run([self.taskfarm, "validate", "--show", "5", "job.toml"], cwd=self.tmp)
+        self.assertEqual(shown.code, EXIT_OK, shown.describe())
+        self.assertIn("(fails: line 6: `>` is shell syntax", shown.stdout)
         with h5py.File(self.tmp / "out.h5", "r") as f:
-            self.assertEqual(list(f["params/line_number"][()]), [2, 4, 5])
+            self.assertEqual(list(f["params/line_number"][()]), [2, 4, 5, 6, 7])
 
         self.write("bad.toml", job('lines = "missing.txt"', ""))
         r = common.run([self.taskfarm, "validate", "bad.toml"], cwd=self.tmp)

@@ -34,6 +34,9 @@ TEST(SplitWordsTest, splits_like_a_posix_shell_without_expanding_anything) {
   EXPECT_EQ(split_words("echo '' \"\" x"), (Words{"echo", "", "", "x"}));
   EXPECT_EQ(split_words("echo $(rm -rf /) `x` ; | * ~"), (Words{"echo", "$(rm", "-rf", "/)", "`x`", ";", "|", "*", "~"}));
   EXPECT_EQ(split_words(""), Words{});
+  std::vector<bool> quoted;
+  EXPECT_EQ(split_words("a '>' > \\> \">\"x", &quoted), (Words{"a", ">", ">", ">", ">x"}));
+  EXPECT_EQ(quoted, (std::vector<bool>{false, true, false, true, true}));
   EXPECT_THROW(split_words("echo 'open"), std::invalid_argument);
   EXPECT_THROW(split_words("echo \"open"), std::invalid_argument);
   EXPECT_THROW(split_words("echo \\"), std::invalid_argument);
