@@ -124,6 +124,19 @@ class Slurm(common.TempDirTestCase):
         return (" ".join(f"{k}={info.get(k)}" for k in keys) +
                 f"\n--- slurm-{job_id}.out ---\n{self.job_log(job_id)}-----------")
 
+    def wait_mid_run(self, job_id, at_least):
+        """Waits until the job runs and rank 0 has reported at least `at_least` tasks done; returns
+        the count it reported."""
+        deadline = time.monotonic() + 60
+        while True:
+            state = self.cluster.queue_state(job_id)
+            done = [int(m.group(1)) for m in PROGRESS.finditer(self.job_log(job_id))]
+            if state == "RUNNING" and done and max(done) >= at_least:
+                return max(done)
+            self.assertIn(state, ("PENDING", "RUNNING", "CONFIGURING"), self.describe(job_id))
+            self.assertLess(time.monotonic(), deadline, "no progress within 60 s\n" + self.describe(job_id))
+            time.sleep(0.1)
+
     # -- (a) -------------------------------------------------------------------------------------------
 
     def test_mandelbrot_completes(self):
@@ -159,16 +172,7 @@ class Slurm(common.TempDirTestCase):
         job_id = self.submit(SCRIPT, "job.toml", "out.h5",
                              extra_env={"TASKFARM_ARGS": "--checkpoint-seconds 1 --progress-seconds 0.5"})
 
-        # Mid-run: the job runs and rank 0 has reported some tasks done.
-        deadline = time.monotonic() + 60
-        while True:
-            state = self.cluster.queue_state(job_id)
-            done = [int(m.group(1)) for m in PROGRESS.finditer(self.job_log(job_id))]
-            if state == "RUNNING" and done and max(done) >= 50:
-                break
-            self.assertIn(state, ("PENDING", "RUNNING", "CONFIGURING"), self.describe(job_id))
-            self.assertLess(time.monotonic(), deadline, "no progress within 60 s\n" + self.describe(job_id))
-            time.sleep(0.1)
+        done = self.wait_mid_run(job_id, 50)
         t_running = time.monotonic() - t_submit
 
         t_signal = time.monotonic()
@@ -217,7 +221,7 @@ class Slurm(common.TempDirTestCase):
         t_requeue = (requeue - wall_signal).total_seconds()
         t_restart = (restart - wall_signal).total_seconds()
         t_done = transitions[-1][0]
-        print(f"sbatch -n {RANKS}: running with {max(done)}+ of {N_TASKS} tasks done {t_running:.1f} s after submit; "
+        print(f"sbatch -n {RANKS}: running with {done}+ of {N_TASKS} tasks done {t_running:.1f} s after submit; "
               f"scancel --batch --signal=USR1, then (seconds after the signal):\n"
               f"  batch shell got SIGUSR1 {t_received:.2f}, taskfarm exit 75 {t_exit75:.2f} "
               f"({done_at_stop} done, {pending_at_stop} pending), "
@@ -234,15 +238,7 @@ class Slurm(common.TempDirTestCase):
                                f'[app]\ncommand = "sh -c \\"sleep 1; echo {{i}}\\""\n')
         job_id = self.submit(SCRIPT, "cmd.toml", "cmd.h5",
                              extra_env={"TASKFARM_ARGS": "--checkpoint-seconds 0.5 --progress-seconds 0.5"})
-        deadline = time.monotonic() + 60
-        while True:
-            state = self.cluster.queue_state(job_id)
-            done = [int(m.group(1)) for m in PROGRESS.finditer(self.job_log(job_id))]
-            if state == "RUNNING" and done and max(done) >= 4:
-                break
-            self.assertIn(state, ("PENDING", "RUNNING", "CONFIGURING"), self.describe(job_id))
-            self.assertLess(time.monotonic(), deadline, "no progress within 60 s\n" + self.describe(job_id))
-            time.sleep(0.1)
+        self.wait_mid_run(job_id, 4)
         t_signal = time.monotonic()
         self.cluster.scancel("--batch", "--signal=USR1", job_id)
         info = self.cluster.wait(job_id, timeout=120)

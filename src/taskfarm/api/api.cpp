@@ -15,6 +15,7 @@
 #include "taskfarm/cli/cli.hpp"
 #include "taskfarm/core/element_type.hpp"
 #include "taskfarm/core/utf8.hpp"
+#include "taskfarm/farm/stop_signal.hpp"
 
 namespace taskfarm {
 
@@ -248,8 +249,8 @@ int Task::stop_signal() const {
     impl_.poll_();  // a worker hears the master's stop order (fail_fast) while its task waits
   }
   const int reason = impl_.stop_ != nullptr ? impl_.stop_->load(std::memory_order_relaxed) : 0;
-  // A signal, or fail_fast (-1): cut short. A deadline (-2, -3) lets tasks it allowed to start finish.
-  return reason > 0 || reason == -1 ? reason : 0;
+  // A signal, or fail_fast: cut short. A deadline (or a rank's own) lets tasks it allowed to start finish.
+  return reason > 0 || reason == farm::kStopFailFast ? reason : 0;
 }
 
 void Task::undeclared_output() const {

@@ -147,17 +147,25 @@ std::string Settings::text(std::string_view key, std::optional<std::string> fall
   return *t;
 }
 
-std::vector<double> Settings::reals(std::string_view key, std::optional<std::vector<double>> fallback) const {
+const std::vector<Scalar>* Settings::array(std::string_view key, bool has_fallback, std::string_view what) const {
   const SettingValue* v = lookup(key);
   if (v == nullptr) {
-    if (fallback) {
-      return *fallback;
+    if (has_fallback) {
+      return nullptr;
     }
-    fail(key, "missing; expected an array of numbers");
+    fail(key, fmt::format("missing; expected an array of {}", what));
   }
   const auto* a = std::get_if<std::vector<Scalar>>(&v->value);
   if (a == nullptr) {
-    fail(key, fmt::format("expected an array of numbers, got {}", describe_value(*v)));
+    fail(key, fmt::format("expected an array of {}, got {}", what, describe_value(*v)));
+  }
+  return a;
+}
+
+std::vector<double> Settings::reals(std::string_view key, std::optional<std::vector<double>> fallback) const {
+  const std::vector<Scalar>* a = array(key, fallback.has_value(), "numbers");
+  if (a == nullptr) {
+    return *fallback;
   }
   std::vector<double> out;
   for (const Scalar& s : *a) {
@@ -173,16 +181,9 @@ std::vector<double> Settings::reals(std::string_view key, std::optional<std::vec
 }
 
 std::vector<std::string> Settings::texts(std::string_view key, std::optional<std::vector<std::string>> fallback) const {
-  const SettingValue* v = lookup(key);
-  if (v == nullptr) {
-    if (fallback) {
-      return *fallback;
-    }
-    fail(key, "missing; expected an array of strings");
-  }
-  const auto* a = std::get_if<std::vector<Scalar>>(&v->value);
+  const std::vector<Scalar>* a = array(key, fallback.has_value(), "strings");
   if (a == nullptr) {
-    fail(key, fmt::format("expected an array of strings, got {}", describe_value(*v)));
+    return *fallback;
   }
   std::vector<std::string> out;
   for (const Scalar& s : *a) {

@@ -73,6 +73,8 @@ class Settings {
 
  private:
   const SettingValue* lookup(std::string_view key) const;
+  /// The array at `key` (fail() when it is not one), or nullptr when it is missing and a fallback exists.
+  const std::vector<Scalar>* array(std::string_view key, bool has_fallback, std::string_view what) const;
 
   std::string file_;
   std::string section_;
