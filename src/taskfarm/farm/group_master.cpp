@@ -12,13 +12,12 @@
 #include "taskfarm/core/clock.hpp"
 #include "taskfarm/farm/idle_backoff.hpp"
 #include "taskfarm/farm/protocol.hpp"
-#include "taskfarm/schedule/chunk_dispatcher.hpp"
+#include "taskfarm/schedule/group_pool.hpp"
+#include "taskfarm/schedule/request_pacer.hpp"
 
 namespace taskfarm::farm {
 
-namespace {
-constexpr std::uint32_t kMaxWant = 4096;
-}
+using schedule::cadence::kMaxWant;
 
 GroupMaster::GroupMaster(const boost::mpi::communicator& world, const job::JobSpec& spec, std::vector<int> members,
                          double t0)
@@ -30,10 +29,8 @@ void GroupMaster::run() {
   for (int i = 0; i < m; ++i) {
     index[members_[static_cast<std::size_t>(i)]] = i;
   }
-  // Each chunk from rank 0 is split by its own dispatcher running the job's policy over the group.
-  std::deque<std::unique_ptr<schedule::ChunkDispatcher>> pool;
-  TaskIndex pool_tasks = 0;
-  TaskIndex last_piece = 1;  // size of the last sub-chunk handed out
+  schedule::GroupPool pool(spec_.schedule.policy, m);
+  std::vector<TaskRange> ranges;
   std::vector<std::pair<int, std::uint32_t>> waiting;
   int active = m;  // members not yet told "no more work"
   bool root_in_flight = false;
@@ -49,7 +46,7 @@ void GroupMaster::run() {
 
   auto ask_root = [&] {
     root_request = world_.irecv(0, kTagAssign, reply.data(), static_cast<int>(reply.size()));
-    std::vector<std::byte> bytes = empty.take(static_cast<std::uint32_t>(m), 0);
+    std::vector<std::byte> bytes = empty.take(pool.root_want(), 0);
     auto req = world_.isend(0, kTagReport, reinterpret_cast<const char*>(bytes.data()), static_cast<int>(bytes.size()));
     sends.emplace_back(req, std::move(bytes));
     root_in_flight = true;
@@ -70,9 +67,7 @@ void GroupMaster::run() {
             decode_assign({reply.data(), static_cast<std::size_t>(status->count<std::uint64_t>().value_or(0))});
         root_done = root_done || (msg.flags & AssignMessage::kNoMoreWork) != 0;
         for (const Assignment& a : msg.chunks) {
-          pool.push_back(std::make_unique<schedule::ChunkDispatcher>(spec_.schedule.policy,
-                                                                     std::vector<TaskRange>{a.range}, m));
-          pool_tasks += a.range.size();
+          pool.add(a.range);
         }
         progress = true;
       }
@@ -88,22 +83,10 @@ void GroupMaster::run() {
     const double now = now_seconds() - t0_;
     for (auto it = waiting.begin(); it != waiting.end();) {
       AssignMessage out;
-      // As at rank 0: one reply holds at most a factoring share of the group's pool (no hoarding).
-      const TaskIndex share = (pool_tasks + 2 * static_cast<TaskIndex>(m) - 1) / (2 * static_cast<TaskIndex>(m));
-      TaskIndex given = 0;
-      while (out.chunks.size() < it->second && !pool.empty() && (out.chunks.empty() || given < share)) {
-        const auto chunk = pool.front()->next(index.at(it->first));
-        if (!chunk) {
-          if (pool.front()->exhausted()) {
-            pool.pop_front();
-            continue;
-          }
-          break;  // the policy has nothing for this member in this chunk (static): wait for more
-        }
-        pool_tasks -= chunk->size();
-        given += chunk->size();
-        last_piece = chunk->size();
-        out.chunks.push_back({*chunk, now});
+      ranges.clear();
+      pool.reply(index.at(it->first), it->second, ranges);
+      for (TaskRange r : ranges) {
+        out.chunks.push_back({r, now});
       }
       if (out.chunks.empty()) {
         if (!(stopping || (root_done && pool.empty()))) {
@@ -119,7 +102,7 @@ void GroupMaster::run() {
       progress = true;
     }
     // Ask rank 0 again while about two rounds of the group's sub-chunks are left.
-    if (!stopping && !root_done && !root_in_flight && pool_tasks < 2 * static_cast<TaskIndex>(m) * last_piece) {
+    if (!stopping && !root_done && !root_in_flight && pool.wants_more()) {
       ask_root();
       progress = true;
     }

@@ -22,14 +22,15 @@
 #include "taskfarm/farm/protocol.hpp"
 #include "taskfarm/farm/stop_signal.hpp"
 #include "taskfarm/io/live_status.hpp"
+#include "taskfarm/schedule/request_pacer.hpp"
 
 namespace taskfarm::farm {
 
 namespace {
 
 constexpr std::size_t kLocalPushBytes = std::size_t{1} << 20;
-constexpr double kLocalPushSeconds = 0.2;
-constexpr double kPieceSeconds = 0.25;
+using schedule::cadence::kLocalPushSeconds;
+using schedule::cadence::kPieceSeconds;
 constexpr double kStopGraceSeconds = 3.0;  // then in-flight work is abandoned; all ranks exit < 5 s
 
 /// Worker numbers for rank 0's policy: rank 0's thread (when it computes), then every rank that
@@ -50,47 +51,27 @@ std::vector<int> requesters(const Topology& topo, int size, bool local) {
   return index;
 }
 
-int count_requesters(const Topology& topo, int size, bool local) {
-  int n = local ? 1 : 0;
-  for (int r = 1; r < size; ++r) {
-    n += topo.scheduler_of(r) == 0 || topo.is_group_master(r) ? 1 : 0;
-  }
-  return n;
-}
-
-int computing_ranks(const Topology& topo, int size, bool local) {
-  int n = local ? 1 : 0;
-  for (int r = 1; r < size; ++r) {
-    n += topo.is_group_master(r) ? 0 : 1;
-  }
-  return n;
-}
-
-/// Per worker number of rank 0's policy: true for one computing rank, false for a group master.
-std::vector<bool> single_requesters(const Topology& topo, int size, bool local) {
-  std::vector<bool> single;
+/// Rank 0's requesters as the dispatch core sees them.
+schedule::Requesters who_asks(const Topology& topo, int size, bool local) {
+  schedule::Requesters who;
+  who.computing = local ? 1 : 0;
   if (local) {
-    single.push_back(true);
+    who.single.push_back(true);
+    who.reclaimable.push_back(false);  // takes one chunk at a time: nothing queued to give back
   }
   for (int r = 1; r < size; ++r) {
+    who.computing += topo.is_group_master(r) ? 0 : 1;
     if (topo.scheduler_of(r) == 0 || topo.is_group_master(r)) {
-      single.push_back(!topo.is_group_master(r));
+      who.single.push_back(!topo.is_group_master(r));
+      who.reclaimable.push_back(!topo.is_group_master(r));
     }
   }
-  if (single.empty()) {
-    single.push_back(true);
+  if (who.single.empty()) {
+    who.single.push_back(true);
+    who.reclaimable.push_back(false);
   }
-  return single;
-}
-
-schedule::PolicySpec root_policy(const job::JobSpec& spec, const Topology& topo) {
-  if (topo.flat()) {
-    return spec.schedule.policy;
-  }
-  schedule::PolicySpec root = spec.schedule.root_policy;  // sized for groups; bounds still apply
-  root.min_chunk = spec.schedule.policy.min_chunk;
-  root.max_chunk = 0;
-  return root;
+  who.workers = static_cast<int>(who.single.size());
+  return who;
 }
 
 TaskIndex count_tasks(const std::vector<TaskRange>& ranges) {
@@ -119,16 +100,10 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
       local_compute_(spec.schedule.master_computes || world.size() == 1),
       requester_(requesters(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(),
                             local_compute_)),
-      workers_(count_requesters(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(),
-                                local_compute_)),
-      computing_(computing_ranks(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(),
-                                 local_compute_)),
-      single_(single_requesters(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(),
-                                local_compute_)),
       total_pending_(count_tasks(plan.pending)),
-      dispatcher_(root_policy(spec, Topology(world.size(), static_cast<int>(spec.schedule.groups))), plan.pending,
-                  workers_),
-      held_(static_cast<std::size_t>(world.size()), 0),
+      core_(schedule::DispatchCore::root_spec(spec.schedule.policy, spec.schedule.root_policy, spec.schedule.groups <= 1),
+            plan.pending,
+            who_asks(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(), local_compute_)),
       attempts_(plan.attempts),
       numbered_(plan.failed_before),
       writer_(file, widths_, order, options.flush_seconds, options.fsync, plan.failed_before),
@@ -140,12 +115,12 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
   item.rank = rank;
   const int worker = worker_index(rank);
   for (const ChunkSummary& c : decode_chunks(bytes)) {
-    outstanding_ -= std::min(outstanding_, c.range.size());
-    TaskIndex& held = held_[static_cast<std::size_t>(rank)];
-    held -= std::min(held, c.range.size());
     schedule::ChunkReport report{worker, c.range, c.compute_seconds, c.task_mean, c.task_variance};
     report.overhead_seconds = std::max(0.0, c.started - c.assigned);  // awf-d/e count the wait too
-    dispatcher_.observe(report);
+    core_.report(report);
+  }
+  if (const ReportHeader h = peek_header(bytes); (h.flags & ReportHeader::kReclaimAnswer) != 0) {
+    core_.reclaimed(worker, {h.reclaim_begin, h.reclaim_end}, (h.flags & ReportHeader::kGivenBack) != 0);
   }
   for (const FailureView& f : decode_failures(bytes)) {
     const std::uint32_t attempt = ++attempts_[f.position.value];  // against retries; keyed by position, as the plan's
@@ -156,7 +131,7 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
       stopped_by_failure_ = true;
       request_stop(kStopFailFast);
     } else if (attempt <= spec_.retries && !stopping_.load()) {
-      dispatcher_.retry(f.position.value, worker);
+      core_.retry(f.position.value, worker);
     } else if (attempt > spec_.retries) {
       item.failed.push_back(f.position);
     }  // else: stopping with retries left: the task stays pending for resume
@@ -165,35 +140,16 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
   return item;
 }
 
-bool Master::dispatch_finished() const { return stopping_.load() || (dispatcher_.exhausted() && outstanding_ == 0); }
-
-void Master::hand_out(int rank, TaskRange chunk) {
-  outstanding_ += chunk.size();
-  held_[static_cast<std::size_t>(rank)] += chunk.size();
-}
+bool Master::dispatch_finished() const { return stopping_.load() || core_.finished(); }
 
 bool Master::fill(int source, std::uint32_t want, AssignMessage& reply) {
   const double now = now_seconds() - t0_;
-  // A worker asks for many chunks when its first tasks look cheap; one reply never holds more than
-  // a factoring share of what remains (R / 2P), so a mistaken estimate cannot hoard the job.
-  const TaskIndex share = (dispatcher_.remaining() + 2 * static_cast<TaskIndex>(workers_) - 1) /
-                          (2 * static_cast<TaskIndex>(workers_));
-  // Under two-level scheduling the root policy sizes chunks for whole groups; a single rank asking
-  // rank 0 directly gets at most a factoring share of one rank, ceil(R / 2P) over all computing ranks.
-  const int worker = worker_index(source);
-  const TaskIndex single_cap =
-      single_[static_cast<std::size_t>(worker)] && workers_ != computing_
-          ? (dispatcher_.remaining() + 2 * static_cast<TaskIndex>(computing_) - 1) / (2 * static_cast<TaskIndex>(computing_))
-          : 0;
-  TaskIndex given = 0;
-  while (reply.chunks.size() < want && !stopping_.load() && (reply.chunks.empty() || given < share)) {
-    const auto chunk = dispatcher_.next(worker, single_cap);
-    if (!chunk) {
-      break;
+  if (!stopping_.load()) {
+    ranges_.clear();
+    core_.reply(worker_index(source), want, ranges_);
+    for (TaskRange r : ranges_) {
+      reply.chunks.push_back({r, now});
     }
-    hand_out(source, *chunk);
-    given += chunk->size();
-    reply.chunks.push_back({*chunk, now});
   }
   if (reply.chunks.empty() && dispatch_finished()) {
     reply.flags |= AssignMessage::kNoMoreWork;
@@ -250,6 +206,24 @@ void Master::release_waiting() {
   for (const auto& [rank, reply] : replies) {
     const std::vector<std::uint64_t> words = encode_assign(reply);
     world_.send(rank, kTagAssign, words.data(), static_cast<int>(words.size()));
+  }
+}
+
+void Master::reclaim() {
+  std::vector<schedule::Reclaim> asks;
+  {
+    std::lock_guard lock(dispatch_mutex_);
+    while (auto r = core_.reclaim()) {
+      asks.push_back(*r);
+    }
+  }
+  for (const schedule::Reclaim& r : asks) {
+    int rank = 1;
+    while (rank < world_.size() && worker_index(rank) != r.worker) {
+      ++rank;
+    }
+    const std::uint64_t words[kReclaimWords] = {r.range.begin, r.range.end};
+    world_.send(rank, kTagReclaim, words, kReclaimWords);
   }
 }
 
@@ -327,12 +301,12 @@ void Master::compute_locally(RankStats& stats) {
       bool finished = false;
       {
         std::lock_guard lock(dispatch_mutex_);
-        const TaskIndex cap = workers_ != computing_ ? (dispatcher_.remaining() + 2 * static_cast<TaskIndex>(computing_) - 1) /
-                                                           (2 * static_cast<TaskIndex>(computing_))
-                                                     : 0;
-        chunk = stopping_.load() ? std::nullopt : dispatcher_.next(0, cap);
-        if (chunk) {
-          hand_out(0, *chunk);
+        ranges_local_.clear();
+        if (!stopping_.load()) {
+          core_.reply(0, 1, ranges_local_);
+        }
+        if (!ranges_local_.empty()) {
+          chunk = ranges_local_.front();
         } else {
           finished = dispatch_finished();
         }
@@ -344,9 +318,11 @@ void Master::compute_locally(RankStats& stats) {
         if (finished) {
           break;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a retry may still come
+        local_idle_.store(true);  // the MPI thread may ask queued chunks back from other ranks
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a retry (or a given-back chunk) may still come
         continue;
       }
+      local_idle_.store(false);
       const double assigned = now_seconds();
       runner.reset_stats();
       TaskIndex cursor = chunk->begin;
@@ -459,8 +435,9 @@ void Master::report_progress(double now, bool last) {
     writer_.fill_live(status);
     if (spec_.schedule.groups <= 1) {  // with group masters, a chunk's results come from another rank
       std::lock_guard lock(dispatch_mutex_);  // the compute thread hands out chunks too
-      for (std::size_t r = 0; r < held_.size(); ++r) {
-        status.ranks[r].in_open_chunks = held_[r];
+      for (std::size_t r = 0; r < status.ranks.size(); ++r) {
+        const bool asks = r != 0 || local_compute_;
+        status.ranks[r].in_open_chunks = asks ? core_.held(worker_index(static_cast<int>(r))) : 0;
       }
     }
     if (const int error = io::write_live_status(status); error != 0) {
@@ -528,11 +505,17 @@ FarmResult Master::run(RankStats& local_stats) {
         if (!waiting_.empty()) {  // only the master thread touches waiting_
           release_waiting();
         }
+        if ((!waiting_.empty() || local_idle_.load()) && !stopping_.load()) {
+          reclaim();
+        }
         backoff.reset();
         continue;
       }
       if (!waiting_.empty()) {
         release_waiting();  // rank 0's own results may have settled what they wait for
+      }
+      if ((!waiting_.empty() || local_idle_.load()) && !stopping_.load()) {
+        reclaim();
       }
       report_progress(now_seconds(), false);
       backoff.idle();

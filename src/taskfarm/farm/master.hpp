@@ -16,7 +16,7 @@
 #include "taskfarm/farm/protocol.hpp"
 #include "taskfarm/farm/result_writer.hpp"
 #include "taskfarm/farm/topology.hpp"
-#include "taskfarm/schedule/chunk_dispatcher.hpp"
+#include "taskfarm/schedule/dispatch_core.hpp"
 
 namespace taskfarm::farm {
 
@@ -41,9 +41,11 @@ class Master {
   void serve(int source, std::vector<std::byte> bytes);
   WriterItem account(int rank, std::vector<std::byte> bytes);  // dispatch_mutex_ held
   bool fill(int source, std::uint32_t want, AssignMessage& reply);  // dispatch_mutex_ held
-  void hand_out(int rank, TaskRange chunk);                          // dispatch_mutex_ held
   [[nodiscard]] bool dispatch_finished() const;                  // dispatch_mutex_ held
   void release_waiting();
+  /// A requester would go idle (a request waits, or rank 0's thread found nothing): ask queued,
+  /// unstarted chunks back from the ranks that hold them (the dispatch core picks them).
+  void reclaim();
   void begin_stop();
   void abandon();
   void compute_locally(RankStats& stats);
@@ -66,15 +68,13 @@ class Master {
   std::vector<std::size_t> widths_;
   bool local_compute_;
   std::vector<int> requester_;  // per rank: its worker number for rank 0's policy
-  int workers_;                 // ranks (and threads) that ask rank 0 for work
-  int computing_;               // ranks (and threads) that compute
-  std::vector<bool> single_;    // per worker number: one computing rank (not a group master)
   TaskIndex total_pending_;
 
-  std::mutex dispatch_mutex_;  // guards the dispatcher and everything below up to the writer
-  schedule::ChunkDispatcher dispatcher_;
-  TaskIndex outstanding_ = 0;  // tasks handed out whose chunk has not come back
-  std::vector<TaskIndex> held_;  // the same per requesting rank (the live view's open chunks)
+  std::mutex dispatch_mutex_;  // guards the core and everything below up to the writer
+  schedule::DispatchCore core_;
+  std::vector<TaskRange> ranges_;        // a reply's chunks (the MPI thread's scratch)
+  std::vector<TaskRange> ranges_local_;  // the compute thread's
+  std::atomic<bool> local_idle_{false};  // rank 0's compute thread found nothing to do
   std::map<TaskIndex, std::uint32_t> attempts_;  // failed attempts counted against retries
   std::map<TaskIndex, std::uint32_t> numbered_;  // every failed attempt, earlier runs' too
   std::vector<std::pair<int, std::uint32_t>> waiting_;  // deferred requests: (rank, chunks wanted)

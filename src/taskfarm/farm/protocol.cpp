@@ -115,7 +115,10 @@ void ReportBuilder::add_failure(Position position, std::uint32_t attempt, std::s
 std::vector<std::byte> ReportBuilder::take(std::uint32_t want, std::uint32_t flags) {
   ReportHeader h;
   h.want = want;
-  h.flags = flags;
+  h.flags = flags | answer_flags_;
+  h.reclaim_begin = answer_.begin;
+  h.reclaim_end = answer_.end;
+  answer_flags_ = 0;
   h.n_pieces = n_pieces_;
   h.n_chunks = static_cast<std::uint32_t>(chunks_.size());
   h.n_failures = n_failures_;

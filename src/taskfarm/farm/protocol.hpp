@@ -20,7 +20,11 @@ enum Tag : int {
   kTagReport = 1,  ///< worker → master: results (+ a request for more chunks)
   kTagAssign = 2,  ///< master → worker: chunks
   kTagStop = 3,    ///< master → worker: stop after the current task, report, leave
+  kTagReclaim = 4,  ///< master → worker: give back this queued chunk if you have not started it
 };
+
+/// @brief Master → worker reclaim message: the chunk's [begin, end) positions.
+constexpr int kReclaimWords = 2;
 
 /// @brief Rounds up to a multiple of 8 so that every column block stays 8-byte aligned.
 constexpr std::size_t pad8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
@@ -41,6 +45,8 @@ struct ReportHeader {
   static constexpr std::uint32_t kMagic = 0x54465231;  // "TFR1"
   static constexpr std::uint32_t kFinal = 1;           // the worker is done and leaves
   static constexpr std::uint32_t kStopped = 2;         // ... because it stopped on its own: the job stops
+  static constexpr std::uint32_t kReclaimAnswer = 4;   // answers a reclaim of [reclaim_begin, reclaim_end)
+  static constexpr std::uint32_t kGivenBack = 8;       // ... and gives that chunk back (else it keeps it)
   std::uint32_t magic = kMagic;
   std::uint32_t want = 0;   ///< chunks the worker asks for (0: results only, no reply expected)
   std::uint32_t flags = 0;
@@ -48,6 +54,8 @@ struct ReportHeader {
   std::uint32_t n_chunks = 0;
   std::uint32_t n_failures = 0;
   std::uint64_t trailer_offset = 0;  ///< where chunk summaries and failures start
+  std::uint64_t reclaim_begin = 0;   ///< with kReclaimAnswer: the chunk asked back
+  std::uint64_t reclaim_end = 0;
 };
 
 /// @brief Where the tasks of one piece go: per kernel field a block of n * bytes, then seconds, then state.
@@ -69,8 +77,15 @@ class ReportBuilder {
   void truncate_last_piece(TaskIndex new_end);
   void add_chunk(const ChunkSummary& summary) { chunks_.push_back(summary); }
   void add_failure(Position position, std::uint32_t attempt, std::string_view message);
+  /// @brief The next report answers rank 0's reclaim of `range`: given back, or kept (started).
+  void answer_reclaim(TaskRange range, bool given_back) {
+    answer_ = range;
+    answer_flags_ = ReportHeader::kReclaimAnswer | (given_back ? ReportHeader::kGivenBack : 0);
+  }
 
-  [[nodiscard]] bool empty() const noexcept { return n_pieces_ == 0 && chunks_.empty() && failures_.empty(); }
+  [[nodiscard]] bool empty() const noexcept {
+    return n_pieces_ == 0 && chunks_.empty() && failures_.empty() && answer_flags_ == 0;
+  }
   [[nodiscard]] std::size_t size_bytes() const noexcept { return buffer_.size(); }
 
   /// @brief Completes the report and hands it over; the builder starts afresh (in a recycled
@@ -91,6 +106,8 @@ class ReportBuilder {
   std::vector<ChunkSummary> chunks_;
   std::vector<std::byte> failures_;
   std::uint32_t n_failures_ = 0;
+  TaskRange answer_;
+  std::uint32_t answer_flags_ = 0;
 };
 
 /// @brief A piece seen in a received report (pointers into the report's bytes).

@@ -15,22 +15,20 @@
 #include "taskfarm/farm/idle_backoff.hpp"
 #include "taskfarm/farm/protocol.hpp"
 #include "taskfarm/farm/stop_signal.hpp"
+#include "taskfarm/schedule/request_pacer.hpp"
 
 namespace taskfarm::farm {
 
 namespace {
 
-constexpr std::uint32_t kMaxWant = 4096;              // chunks per request (bounds the reply buffer)
+using schedule::cadence::kMaxWant;
+using schedule::cadence::kResultSeconds;
 constexpr std::size_t kPieceBytes = std::size_t{1} << 20;  // results per piece before we look at the network
 constexpr std::size_t kSendBytes = std::size_t{4} << 20;   // send results once this much is pending
-constexpr double kPieceSeconds = 0.25;                // look at the network at least this often
-constexpr double kResultSeconds = 1.0;                // and send pending results at least this often
 // Results sent but not yet taken by rank 0: beyond this the worker waits before computing more.
 // Rank 0's writer pushes back when the disk is slower than the ranks compute; without a bound a
 // worker's unsent reports grow with N (measured: 25 MiB at 10^6 tasks, 300 MiB at 10^8).
 constexpr std::size_t kMaxInFlightBytes = std::size_t{16} << 20;
-
-double ewma(double old, double sample, double alpha) { return old < 0 ? sample : old + alpha * (sample - old); }
 
 }  // namespace
 
@@ -62,9 +60,8 @@ RankStats Worker::run() {
   bool no_more_work = false;
   double sent_at = 0.0;
   double last_send = now_seconds();
-  double rtt = -1.0;        // seconds from request to reply (EWMA)
-  double task_time = -1.0;  // seconds per task (EWMA)
-  double chunk_tasks = -1.0;
+  schedule::RequestPacer pacer(prefetch_ > 0 ? schedule::PrefetchMode::fixed : schedule::PrefetchMode::automatic,
+                               prefetch_);
   double chunk_started = 0.0;
 
   std::vector<std::uint64_t> reply(assign_words(kMaxWant));
@@ -125,7 +122,7 @@ RankStats Worker::run() {
       return false;
     }
     in_flight = false;
-    rtt = ewma(rtt, now_seconds() - sent_at, 0.3);
+    pacer.replied(now_seconds() - sent_at);
     const auto words = status->count<std::uint64_t>().value_or(0);
     const AssignMessage msg = decode_assign({reply.data(), static_cast<std::size_t>(words)});
     no_more_work = no_more_work || (msg.flags & AssignMessage::kNoMoreWork) != 0;
@@ -136,15 +133,31 @@ RankStats Worker::run() {
         rest_tasks += a.range.size();
       }
       queue.push_back(a);
-      chunk_tasks = ewma(chunk_tasks, static_cast<double>(a.range.size()), 0.3);
+      pacer.received(a.range.size());
     }
     return true;
   };
-  auto auto_want = [&]() -> std::uint32_t {
-    // Ask for enough chunks to cover the round-trip horizon (chunks of 1 need many per request).
-    const double horizon = 2.0 * std::max(rtt, 0.0) + 50e-6;
-    const double chunk_time = std::max(chunk_tasks, 1.0) * std::max(task_time, 1e-9);
-    return static_cast<std::uint32_t>(std::clamp(std::ceil(horizon / chunk_time), 1.0, double{kMaxWant}));
+  // Rank 0 asks a queued chunk back (nothing is left to hand out and a rank is idle): given back
+  // unless it is the one we compute; the answer leaves at once.
+  std::uint64_t reclaim_words[kReclaimWords] = {0, 0};
+  boost::mpi::request reclaim_request = world_.irecv(0, kTagReclaim, reclaim_words, kReclaimWords);
+  auto poll_reclaim = [&] {
+    if (!reclaim_request.test()) {
+      return;
+    }
+    const TaskRange asked{reclaim_words[0], reclaim_words[1]};
+    bool given = false;
+    for (std::size_t i = 1; i < queue.size(); ++i) {  // queue[0] is started (or about to be)
+      if (queue[i].range == asked) {
+        rest_tasks -= asked.size();
+        queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
+        given = true;
+        break;
+      }
+    }
+    report.answer_reclaim(asked, given);
+    send(0, 0);
+    reclaim_request = world_.irecv(0, kTagReclaim, reclaim_words, kReclaimWords);
   };
 
   // The master's stop order (a signal reached it, or fail_fast); our own signal counts as one too.
@@ -180,10 +193,11 @@ RankStats Worker::run() {
     }
   };
 
-  send(prefetch_ > 0 ? prefetch_ + 1 : 1, 0);
+  send(pacer.first_want(), 0);
   IdleBackoff backoff;
   for (;;) {
     poll_reply();
+    poll_reclaim();
     if (!sends.empty()) {
       reap_sends();
     }
@@ -198,13 +212,14 @@ RankStats Worker::run() {
         break;
       }
       if (!in_flight) {
-        send(prefetch_ > 0 ? prefetch_ + 1 : auto_want(), 0);
+        send(pacer.empty_want(), 0);
       }
       if (!report.empty()) {
         send(0, 0);  // never wait holding results: the master may be waiting for exactly these
       }
       while (!poll_reply() && !check_stop()) {
         reap_sends();
+        poll_reclaim();  // a chunk we just finished may be asked back: rank 0 waits for the answer
         backoff.idle();
       }
       backoff.reset();
@@ -218,34 +233,23 @@ RankStats Worker::run() {
     }
     TaskIndex stop = std::min(a.range.end, cursor + piece_tasks);
     if (!in_flight && !no_more_work) {
-      const TaskIndex left = (a.range.end - cursor) + rest_tasks;
-      if (prefetch_ > 0) {
-        const auto beyond = static_cast<unsigned>(queue.size() - 1);
-        if (beyond < prefetch_) {
-          send(prefetch_ - beyond, 0);
-        }
-      } else if (task_time < 0) {
-        stop = cursor + 1;  // time one task before deciding when to ask
-      } else {
-        const double horizon = 2.0 * std::max(rtt, 0.0) + 50e-6;
-        const auto trigger = static_cast<TaskIndex>(std::ceil(horizon / std::max(task_time, 1e-9)));
-        if (left <= trigger + 1) {
-          send(auto_want(), 0);
-        } else {
-          stop = std::min(stop, cursor + (left - trigger - 1));
-        }
+      const auto step = pacer.before_piece(cursor, stop, (a.range.end - cursor) + rest_tasks, queue.size() - 1);
+      stop = step.stop;
+      if (step.ask > 0) {
+        send(step.ask, 0);
       }
     }
 
     const double t_begin = now_seconds();
     const std::uint64_t failures = runner.failures();
-    const TaskIndex reached = runner.run({cursor, stop}, report, t_begin + kPieceSeconds);
+    const TaskIndex reached =
+        runner.run({cursor, stop}, report, t_begin + schedule::RequestPacer::piece_seconds(queue.size() - 1, in_flight));
     const double t_end = now_seconds();
     const TaskIndex done = reached - cursor;
     stats.tasks += done;
     stats.busy_seconds += t_end - t_begin;
     if (done > 0) {  // none: the job is stopping (a task interrupted, or one that could not end in time)
-      task_time = ewma(task_time, (t_end - t_begin) / static_cast<double>(done), 0.2);
+      pacer.computed(t_end - t_begin, done);
     }
     cursor = reached;
 
@@ -294,6 +298,10 @@ RankStats Worker::run() {
   if (!stop_received && !stop_request.test()) {
     stop_request.cancel();
     stop_request.wait();
+  }
+  if (!reclaim_request.test()) {
+    reclaim_request.cancel();
+    reclaim_request.wait();
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -19,6 +19,13 @@ void ChunkDispatcher::retry(TaskIndex task, int failed_on) {
   retries_.push_back(task);
 }
 
+void ChunkDispatcher::give_back(TaskRange range) {
+  if (!range.empty()) {
+    returned_.push_back(range);
+    remaining_ += range.size();
+  }
+}
+
 std::optional<TaskRange> ChunkDispatcher::next(int worker, TaskIndex max_size) {
   for (auto it = retries_.begin(); it != retries_.end(); ++it) {
     // Another worker if possible: a task that failed on one node may well succeed on the next.
@@ -42,6 +49,16 @@ std::optional<TaskRange> ChunkDispatcher::next(int worker, TaskIndex max_size) {
   }
   if (max_size != 0) {
     size = std::min(size, max_size);
+  }
+  if (!returned_.empty()) {  // given back: before the pending ranges, whose tasks come later
+    TaskRange& back = returned_.back();
+    const TaskRange chunk{back.begin, back.begin + std::min(size, back.size())};
+    back.begin = chunk.end;
+    if (back.empty()) {
+      returned_.pop_back();
+    }
+    remaining_ -= chunk.size();
+    return chunk;
   }
   const TaskRange& range = pending_[current_];
   const TaskRange chunk{cursor_, cursor_ + std::min(size, range.end - cursor_)};

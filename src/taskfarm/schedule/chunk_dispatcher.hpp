@@ -25,6 +25,9 @@ class ChunkDispatcher {
   [[nodiscard]] std::optional<TaskRange> next(int worker, TaskIndex max_size = 0);
   /// @brief Queues `task` to run again after it failed on `failed_on`.
   void retry(TaskIndex task, int failed_on);
+  /// @brief Takes back a chunk handed out but never started (a worker gave it back): it is handed
+  /// out again before any pending range, in chunks the policy sizes.
+  void give_back(TaskRange range);
   /// @brief Passes a finished chunk's timings to the policy.
   void observe(const ChunkReport& report) { policy_->observe(report); }
 
@@ -40,6 +43,7 @@ class ChunkDispatcher {
   TaskIndex cursor_ = 0;     // next unassigned task inside pending_[current_]
   TaskIndex remaining_ = 0;  // of the pending ranges
   int n_workers_;
+  std::vector<TaskRange> returned_;                 // given back, handed out first (back = next)
   std::vector<TaskIndex> retries_;                  // queued, oldest first
   std::map<TaskIndex, std::set<int>> failed_on_;  // every worker each retried task failed on
 };

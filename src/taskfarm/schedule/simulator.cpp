@@ -14,28 +14,23 @@
 
 #include "taskfarm/core/running_moments.hpp"
 #include "taskfarm/core/error.hpp"
-#include "taskfarm/schedule/chunk_dispatcher.hpp"
+#include "taskfarm/schedule/dispatch_core.hpp"
+#include "taskfarm/schedule/group_pool.hpp"
+#include "taskfarm/schedule/request_pacer.hpp"
 
 namespace taskfarm::schedule {
 
 namespace {
 
-// The real worker's and master's constants (farm/worker.cpp, farm/master.cpp), modelled with the
-// same values.
-constexpr std::uint32_t kMaxWant = 4096;    // chunks per request
-constexpr double kHorizonSlack = 50e-6;     // seconds added to two round trips
-constexpr double kRttAlpha = 0.3;
-constexpr double kTaskTimeAlpha = 0.2;
-constexpr double kChunkTasksAlpha = 0.3;
-constexpr double kPieceSeconds = 0.25;      // a worker looks at the network at least this often
-constexpr double kResultSeconds = 1.0;      // and sends its results at least this often (a group
-                                            // member: at most this often, unless it waits or leaves)
-constexpr double kLocalPushSeconds = 0.2;   // rank 0's compute thread hands its results over this often
+// The farm's own cadence (a group member sends results at most every kResultSeconds, unless it
+// waits or leaves).
+using cadence::kLocalPushSeconds;
+using cadence::kMaxWant;
+using cadence::kResultSeconds;
+constexpr double kLocalPollSeconds = 0.001;  // rank 0's idle compute thread looks for work this often
 constexpr std::uint32_t kNoSlot = std::numeric_limits<std::uint32_t>::max();
 
 constexpr std::size_t kNoRow = std::numeric_limits<std::size_t>::max();
-
-double ewma(double old, double sample, double alpha) { return old < 0 ? sample : old + alpha * (sample - old); }
 
 struct Assigned {
   TaskRange range;
@@ -51,6 +46,17 @@ class ChunkQueue {
   [[nodiscard]] std::size_t size() const noexcept { return items_.size() - head_; }
   [[nodiscard]] const Assigned& front() const noexcept { return items_[head_]; }
   void push_back(const Assigned& a) { items_.push_back(a); }
+  /// Removes the chunk `range` if it is queued behind the front one (the one being computed).
+  std::optional<Assigned> remove_queued(TaskRange range) {
+    for (std::size_t i = head_ + 1; i < items_.size(); ++i) {
+      if (items_[i].range == range) {
+        const Assigned a = items_[i];
+        items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i));
+        return a;
+      }
+    }
+    return std::nullopt;
+  }
   void pop_front() {
     if (++head_ == items_.size()) {
       items_.clear();
@@ -70,6 +76,7 @@ enum class MessageKind : std::uint8_t {
   from_worker,     // a worker's request, results or final message
   from_group,      // a group master's request (or final message) to rank 0
   reply_to_group,  // rank 0's reply to a group master: it queues like any message there
+  reclaim,         // rank 0 asks a worker to give a queued chunk back
 };
 
 /// A message in flight or waiting at a master. Slots are recycled, so their vectors keep their
@@ -80,6 +87,9 @@ struct Message {
   bool no_more = false;    // reply: nothing more for the receiver
   bool final = false;      // the sender's last message
   std::uint32_t want = 0;  // chunks asked for
+  bool answer = false;     // answers a reclaim of `asked`...
+  bool given_back = false;  // ... and gives it back
+  TaskRange asked;
   std::vector<ChunkReport> reports;
   std::vector<Assigned> chunks;
 };
@@ -93,12 +103,6 @@ struct Outstanding {
   RunningMoments moments;
 };
 
-/// One root chunk in a group master's pool, split by its own dispatcher (farm/group_master.cpp).
-struct PoolEntry {
-  TaskRange range;
-  std::unique_ptr<ChunkDispatcher> dispatcher;
-};
-
 struct Master {
   int rank = 0;
   double service = 0.0;
@@ -109,14 +113,14 @@ struct Master {
   std::uint64_t messages = 0;
   // Rank 0.
   int n_workers = 0;  // its policy's workers
-  std::unique_ptr<ChunkDispatcher> dispatcher;
+  std::unique_ptr<DispatchCore> core;
+  std::vector<std::uint32_t> held_requests;  // requests that found nothing yet (rank 0 holds them)
+  std::vector<int> worker_of_index;          // rank 0's worker number -> worker id (-1: a group master)
   int local = -1;  // worker id of its compute thread
   // Group masters.
   int root_index = 0;  // its worker number in rank 0's policy
   int members = 0;
-  std::deque<PoolEntry> pool;
-  TaskIndex pool_tasks = 0;
-  TaskIndex last_piece = 1;  // size of the last sub-chunk handed out
+  std::unique_ptr<GroupPool> pool;
   std::vector<std::uint32_t> waiting;  // member requests not answered yet, oldest first
   int active = 0;                      // members not yet told "no more work"
   bool root_in_flight = false;
@@ -137,6 +141,8 @@ struct Worker {
   int root_index = 0;    // the number rank 0's policy files its reports under
   double speed = 1.0;
   bool local = false;  // rank 0's compute thread: no messages
+  bool idle = false;   // local: found nothing to do; woken when a chunk is given back
+  RequestPacer pacer{PrefetchMode::none, 0};
   ChunkQueue queue;
   TaskIndex cursor = 0;      // next task of queue.front()
   TaskIndex stop = 0;        // end of the piece being computed
@@ -146,12 +152,10 @@ struct Worker {
   bool waiting = false;             // idle, polling for a reply
   bool results_pending = false;     // computed tasks whose results have not been sent
   std::uint32_t arrived = kNoSlot;  // a reply that came while computing: seen after the piece
+  std::uint32_t reclaim = kNoSlot;  // a reclaim that came while computing: answered after the piece
   double sent_at = 0.0;
   double last_send = 0.0;  // local: last time its reports were handed to rank 0
   double last_results = 0.0;  // a group member: last time its results went to rank 0
-  double rtt = -1.0;
-  double task_time = -1.0;
-  double chunk_tasks = -1.0;
   double chunk_started = 0.0;
   double segment_seconds = 0.0;
   RunningMoments chunk_moments;
@@ -324,18 +328,29 @@ class Simulation {
     }
     for (std::size_t i = 1; i < masters_.size(); ++i) {
       masters_[i].active = masters_[i].members;
+      masters_[i].pool = std::make_unique<GroupPool>(config_.policy, masters_[i].members);
     }
+    computing_ranks_ = static_cast<int>(workers_.size());
     Master& root = masters_[0];
     root.service = config_.service;
     root.n_workers = next;
-    PolicySpec spec = config_.policy;
-    if (groups_ > 1) {
-      spec = config_.root_policy;  // sized for the groups; the job's lower bound still applies
-      spec.min_chunk = config_.policy.min_chunk;
-      spec.max_chunk = 0;
+    // Who asks rank 0, as farm/master.cpp describes them to the dispatch core.
+    Requesters who;
+    who.workers = next;
+    who.computing = computing_ranks_;
+    who.single.assign(static_cast<std::size_t>(next), false);
+    who.reclaimable.assign(static_cast<std::size_t>(next), false);
+    root.worker_of_index.assign(static_cast<std::size_t>(next), -1);
+    for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
+      if (workers_[w].scheduler == 0) {
+        const auto i = static_cast<std::size_t>(workers_[w].index);
+        who.single[i] = true;
+        who.reclaimable[i] = !workers_[w].local;
+        root.worker_of_index[i] = w;
+      }
     }
-    root.dispatcher = std::make_unique<ChunkDispatcher>(spec, std::vector<TaskRange>{{0, n_tasks_}}, root.n_workers);
-    computing_ranks_ = static_cast<int>(workers_.size());
+    root.core = std::make_unique<DispatchCore>(DispatchCore::root_spec(config_.policy, config_.root_policy, groups_ <= 1),
+                                               std::vector<TaskRange>{{0, n_tasks_}}, std::move(who));
   }
 
   int add_worker(int rank, int scheduler, int index, double speed, bool local) {
@@ -347,6 +362,10 @@ class Simulation {
     w.root_index = index;
     w.speed = speed;
     w.local = local;
+    w.pacer = RequestPacer(config_.prefetch == SimPrefetch::fixed       ? PrefetchMode::fixed
+                           : config_.prefetch == SimPrefetch::automatic ? PrefetchMode::automatic
+                                                                        : PrefetchMode::none,
+                           config_.prefetch_chunks);
     return static_cast<int>(workers_.size() - 1);
   }
 
@@ -369,7 +388,7 @@ class Simulation {
       step(w, 0.0);
       return;
     }
-    send(w, config_.prefetch == SimPrefetch::fixed ? config_.prefetch_chunks + 1 : 1, false, 0.0);
+    send(w, workers_[w].pacer.first_want(), false, 0.0);
     workers_[w].waiting = true;
   }
 
@@ -392,6 +411,8 @@ class Simulation {
     m.kind = MessageKind::from_worker;
     m.from = -1;
     m.no_more = m.final = false;
+    m.answer = m.given_back = false;
+    m.asked = {};
     m.want = 0;
     m.reports.clear();
     m.chunks.clear();
@@ -444,18 +465,15 @@ class Simulation {
     wk.last_send = now;
   }
 
-  [[nodiscard]] std::uint32_t auto_want(const Worker& wk) const {
-    const double horizon = 2.0 * std::max(wk.rtt, 0.0) + kHorizonSlack;
-    const double chunk_time = std::max(wk.chunk_tasks, 1.0) * std::max(wk.task_time, 1e-9);
-    return static_cast<std::uint32_t>(std::clamp(std::ceil(horizon / chunk_time), 1.0, double{kMaxWant}));
-  }
-
   /// What a worker does between pieces of computing: the real worker's main loop (farm/worker.cpp),
   /// or rank 0's compute thread (farm/master.cpp, compute_locally).
   void step(int w, double now) {
     Worker& wk = workers_[w];
     if (wk.arrived != kNoSlot) {
       take_reply(w, std::exchange(wk.arrived, kNoSlot), now);
+    }
+    if (wk.reclaim != kNoSlot) {
+      answer_reclaim(w, std::exchange(wk.reclaim, kNoSlot), now);
     }
     if (wk.queue.empty()) {
       if (wk.local) {
@@ -468,12 +486,9 @@ class Simulation {
           return;
         }
         if (!wk.in_flight) {
-          send(w,
-               config_.prefetch == SimPrefetch::fixed       ? config_.prefetch_chunks + 1
-               : config_.prefetch == SimPrefetch::automatic ? auto_want(wk)
-                                                            : 1,
-               false, now);
-        } else if (wk.results_pending) {
+          send(w, wk.pacer.empty_want(), false, now);
+        }
+        if (wk.results_pending) {
           send(w, 0, false, now);  // never wait holding results (farm/worker.cpp)
         }
         wk.waiting = true;
@@ -490,28 +505,16 @@ class Simulation {
     }
     TaskIndex stop = a.range.end;
     if (!wk.local && !wk.in_flight && !wk.no_more) {
-      const TaskIndex left = (a.range.end - wk.cursor) + wk.rest_tasks;
-      if (config_.prefetch == SimPrefetch::fixed) {
-        const auto beyond = static_cast<std::uint32_t>(wk.queue.size() - 1);
-        if (beyond < config_.prefetch_chunks) {
-          send(w, config_.prefetch_chunks - beyond, false, now);
-        }
-      } else if (config_.prefetch == SimPrefetch::automatic) {
-        if (wk.task_time < 0) {
-          stop = wk.cursor + 1;  // time one task before deciding when to ask
-        } else {
-          const double horizon = 2.0 * std::max(wk.rtt, 0.0) + kHorizonSlack;
-          const double tasks = std::min(std::ceil(horizon / std::max(wk.task_time, 1e-9)), 1e18);
-          const auto trigger = static_cast<TaskIndex>(tasks);
-          if (left <= trigger + 1) {
-            send(w, auto_want(wk), false, now);
-          } else {
-            stop = std::min(stop, wk.cursor + (left - trigger - 1));
-          }
-        }
+      const auto step = wk.pacer.before_piece(wk.cursor, stop, (a.range.end - wk.cursor) + wk.rest_tasks,
+                                              wk.queue.size() - 1);
+      stop = step.stop;
+      if (step.ask > 0) {
+        send(w, step.ask, false, now);
       }
     }
-    // One piece: tasks until `stop`, or until the piece has taken kPieceSeconds (at least one task).
+    // One piece: tasks until `stop`, or until the piece has taken its time (at least one task).
+    const double piece_seconds =
+        wk.local ? cadence::kPieceSeconds : RequestPacer::piece_seconds(wk.queue.size() - 1, wk.in_flight);
     double seconds = 0.0;
     TaskIndex t = wk.cursor;
     while (t < stop) {
@@ -524,7 +527,7 @@ class Simulation {
       seconds += x;
       wk.chunk_moments.add(x);
       ++t;
-      if (seconds >= kPieceSeconds) {
+      if (seconds >= piece_seconds) {
         break;
       }
     }
@@ -538,7 +541,7 @@ class Simulation {
     const TaskIndex done = wk.stop - wk.cursor;
     tasks_done_ += done;
     wk.results_pending = true;
-    wk.task_time = ewma(wk.task_time, wk.segment_seconds / static_cast<double>(done), kTaskTimeAlpha);
+    wk.pacer.computed(wk.segment_seconds, done);
     wk.cursor = wk.stop;
     if (wk.local && now - wk.last_send >= kLocalPushSeconds) {
       hand_over(w, now);  // before this chunk is added, as compute_locally does
@@ -571,10 +574,27 @@ class Simulation {
     }
     wk.unreported.clear();
     wk.last_send = now;
+    if (!masters_[0].held_requests.empty()) {  // rank 0's main thread answers what these settle
+      const std::size_t mark = outbox_.size();
+      serve_held(now);
+      for (std::size_t i = mark; i < outbox_.size(); ++i) {
+        push(now + config_.latency, outbox_[i].to_worker ? EventKind::reply : EventKind::arrive, outbox_[i].target,
+             outbox_[i].slot);
+      }
+      outbox_.resize(mark);
+    }
   }
 
   void receive_reply(int w, std::uint32_t slot, double now) {
     Worker& wk = workers_[w];
+    if (messages_[slot].kind == MessageKind::reclaim) {
+      if (wk.waiting) {
+        answer_reclaim(w, slot, now);  // a worker waiting for work polls for reclaims too
+      } else {
+        wk.reclaim = slot;
+      }
+      return;
+    }
     if (!wk.waiting) {
       wk.arrived = slot;  // computing: the worker looks at the network after its piece
       return;
@@ -588,7 +608,7 @@ class Simulation {
     Worker& wk = workers_[w];
     const Message& msg = messages_[slot];
     wk.in_flight = false;
-    wk.rtt = ewma(wk.rtt, now - wk.sent_at, kRttAlpha);
+    wk.pacer.replied(now - wk.sent_at);
     wk.no_more = wk.no_more || msg.no_more;
     for (const Assigned& a : msg.chunks) {
       if (wk.queue.empty()) {
@@ -597,55 +617,67 @@ class Simulation {
         wk.rest_tasks += a.range.size();
       }
       wk.queue.push_back(a);
-      wk.chunk_tasks = ewma(wk.chunk_tasks, static_cast<double>(a.range.size()), kChunkTasksAlpha);
+      wk.pacer.received(a.range.size());
     }
     free_message(slot);
+  }
+
+  /// The worker gives the chunk back unless it is the one it computes (farm/worker.cpp); the answer
+  /// leaves at once with whatever results it has.
+  void answer_reclaim(int w, std::uint32_t slot, double now) {
+    Worker& wk = workers_[w];
+    const TaskRange asked = messages_[slot].asked;
+    free_message(slot);
+    const auto removed = wk.queue.remove_queued(asked);
+    const bool given = removed.has_value();
+    if (given) {
+      wk.rest_tasks -= asked.size();
+      if (removed->row != kNoRow) {
+        rows_[removed->row].given_back = true;  // not a chunk any rank computed: dropped from the rows
+      }
+    }
+    const std::uint32_t answer = new_message();
+    Message& msg = messages_[answer];
+    msg.from = w;
+    msg.answer = true;
+    msg.given_back = given;
+    msg.asked = asked;
+    msg.reports.swap(wk.unreported);
+    wk.results_pending = false;
+    wk.last_send = now;
+    push(now + config_.latency, EventKind::arrive, 0, answer);
   }
 
   /// Rank 0's compute thread takes its next chunk straight from the dispatcher; finding none, it
   /// hands over what it has and stops.
   bool take_local(int w, double now) {
     Worker& wk = workers_[w];
-    const auto chunk = masters_[0].dispatcher->next(wk.index, single_cap());
-    if (chunk) {
-      wk.queue.push_back({*chunk, now, record(*chunk, wk.rank, now)});
-      wk.cursor = chunk->begin;
+    ranges_.clear();
+    masters_[0].core->reply(wk.index, 1, ranges_);
+    if (!ranges_.empty()) {
+      wk.queue.push_back({ranges_.front(), now, record(ranges_.front(), wk.rank, now)});
+      wk.cursor = ranges_.front().begin;
+      wk.idle = false;
       return true;
     }
     if (!wk.unreported.empty()) {
       hand_over(w, now);
     }
+    wk.idle = true;  // asks queued chunks back; woken when one is given back
+    reclaim(now);
     return false;
   }
 
   // ---- masters -------------------------------------------------------------------------------
-
-  /// Master::fill and compute_locally: under two-level scheduling (rank 0's policy has fewer workers
-  /// than there are computing ranks) a single computing rank that takes chunks from rank 0 (its
-  /// compute thread, a member of group 0) gets at most ceil(R / 2P) tasks a chunk, R the tasks rank
-  /// 0 has not handed out, P the computing ranks of the run; 0 = no cap.
-  [[nodiscard]] TaskIndex single_cap() const {
-    const Master& m = masters_[0];
-    if (m.n_workers == computing_ranks_) {
-      return 0;
-    }
-    const auto p = static_cast<TaskIndex>(computing_ranks_);
-    return (m.dispatcher->remaining() + 2 * p - 1) / (2 * p);
-  }
 
   /// Passes a report to master `id`'s policy: rank 0 files it under the sender's rank 0 number (a
   /// group member's reports count for its group), a group master under the member's own.
   void observe(int id, ChunkReport report, double now) {
     Master& m = masters_[id];
     if (id == 0) {
-      m.dispatcher->observe(report);
+      m.core->report(report);
     } else {
-      for (PoolEntry& e : m.pool) {
-        if (e.range.contains(report.range.begin)) {
-          e.dispatcher->observe(report);
-          break;
-        }
-      }
+      m.pool->observe(report);
       aggregate(m, report);
     }
     if (config_.on_observe) {
@@ -713,47 +745,91 @@ class Simulation {
   }
 
   std::size_t take_up_at_rank0(std::uint32_t slot, double now) {
-    const MessageKind kind = messages_[slot].kind;
-    const int from = messages_[slot].from;
-    for (ChunkReport r : messages_[slot].reports) {
+    Master& m = masters_[0];
+    Message& msg = messages_[slot];
+    const MessageKind kind = msg.kind;
+    const int from = msg.from;
+    for (ChunkReport r : msg.reports) {
       if (kind == MessageKind::from_worker) {
         r.worker = workers_[from].root_index;
       }
       observe(0, r, now);
     }
-    const std::uint32_t want = messages_[slot].want;
-    free_message(slot);
-    if (want == 0) {
-      return 0;
+    msg.reports.clear();
+    const bool given_back = msg.answer && msg.given_back;
+    if (msg.answer) {
+      m.core->reclaimed(workers_[from].index, msg.asked, msg.given_back);
     }
-    // As Master::fill: at most a factoring share ceil(R / 2P) of the remaining tasks beyond the
-    // first chunk, so a worker that overestimates what it needs cannot hoard the job.
+    if (msg.want > 0) {
+      m.held_requests.push_back(slot);  // answered now if there is work, else once there is (or all is in)
+    } else {
+      free_message(slot);
+    }
+    const std::size_t handed = serve_held(now);
+    if (given_back) {
+      wake_local(now);
+    }
+    if (!m.held_requests.empty() || (m.local >= 0 && workers_[m.local].idle)) {
+      reclaim(now);
+    }
+    return handed;
+  }
+
+  /// Rank 0 answers the requests it holds, oldest first (Master::fill, release_waiting): chunks from
+  /// the dispatch core, "no more work" once every handed-out task is reported, else it keeps holding.
+  std::size_t serve_held(double now) {
     Master& m = masters_[0];
-    const auto workers = static_cast<TaskIndex>(m.n_workers);
-    const TaskIndex share = (m.dispatcher->remaining() + 2 * workers - 1) / (2 * workers);
-    const bool to_group = kind == MessageKind::from_group;
-    const int index = to_group ? masters_[from].root_index : workers_[from].index;
-    const TaskIndex cap = to_group ? 0 : single_cap();
-    const std::uint32_t reply = new_message();
-    Message& out = messages_[reply];
-    TaskIndex given = 0;
-    while (out.chunks.size() < want && (out.chunks.empty() || given < share)) {
-      const auto chunk = m.dispatcher->next(index, cap);
-      if (!chunk) {
-        break;
+    std::size_t handed = 0;
+    for (auto it = m.held_requests.begin(); it != m.held_requests.end();) {
+      const Message& request = messages_[*it];
+      const bool to_group = request.kind == MessageKind::from_group;
+      const int from = request.from;
+      const int index = to_group ? masters_[from].root_index : workers_[from].index;
+      ranges_.clear();
+      m.core->reply(index, request.want, ranges_);
+      if (ranges_.empty() && !m.core->finished()) {
+        ++it;
+        continue;
       }
-      given += chunk->size();
-      if (to_group) {
-        ++root_chunks_;
-        out.chunks.push_back({*chunk, now, kNoRow});
-      } else {
-        out.chunks.push_back({*chunk, now, record(*chunk, workers_[from].rank, now)});
+      const std::uint32_t reply = new_message();
+      Message& out = messages_[reply];
+      for (TaskRange r : ranges_) {
+        if (to_group) {
+          ++root_chunks_;
+          out.chunks.push_back({r, now, kNoRow});
+        } else {
+          out.chunks.push_back({r, now, record(r, workers_[from].rank, now)});
+        }
       }
+      out.no_more = out.chunks.empty();
+      out.kind = MessageKind::reply_to_group;
+      outbox_.push_back({!to_group, from, reply});
+      handed += out.chunks.size();
+      free_message(*it);
+      it = m.held_requests.erase(it);
     }
-    out.no_more = out.chunks.empty();  // no retries here: nothing now is nothing ever
-    out.kind = MessageKind::reply_to_group;
-    outbox_.push_back({!to_group, from, reply});
-    return out.chunks.size();
+    return handed;
+  }
+
+  /// Rank 0 asks queued chunks back (a requester would go idle; the dispatch core picks them).
+  void reclaim(double now) {
+    Master& m = masters_[0];
+    while (const auto r = m.core->reclaim()) {
+      const std::uint32_t slot = new_message();
+      messages_[slot].kind = MessageKind::reclaim;
+      messages_[slot].asked = r->range;
+      push(now + config_.latency, EventKind::reply, m.worker_of_index[static_cast<std::size_t>(r->worker)], slot);
+      ++reclaims_;
+    }
+  }
+
+  /// Rank 0's idle compute thread polls every millisecond for work that came back.
+  void wake_local(double now) {
+    Master& m = masters_[0];
+    if (m.local >= 0 && workers_[m.local].idle && m.core->remaining() > 0) {
+      workers_[m.local].idle = false;
+      step(m.local, now + kLocalPollSeconds);
+    }
   }
 
   std::size_t take_up_at_group(int id, std::uint32_t slot, double now) {
@@ -763,10 +839,7 @@ class Simulation {
       m.root_in_flight = false;
       m.root_done = m.root_done || msg.no_more;
       for (const Assigned& a : msg.chunks) {
-        PoolEntry& e = m.pool.emplace_back();
-        e.range = a.range;
-        e.dispatcher = std::make_unique<ChunkDispatcher>(config_.policy, std::vector<TaskRange>{a.range}, m.members);
-        m.pool_tasks += a.range.size();
+        m.pool->add(a.range);
         if (forwarding()) {
           Outstanding& o = m.outstanding.emplace_back();
           o.range = a.range;
@@ -800,27 +873,13 @@ class Simulation {
       const std::uint32_t want = messages_[*it].want;
       const std::uint32_t reply = new_message();
       Message& out = messages_[reply];
-      // As rank 0 caps a reply: at most ceil(R / 2m) of the R tasks in its pool beyond the first
-      // chunk, m its members, so a member asking for many chunks cannot hoard the group's work.
-      const auto members = static_cast<TaskIndex>(m.members);
-      const TaskIndex share = (m.pool_tasks + 2 * members - 1) / (2 * members);
-      TaskIndex given = 0;
-      while (out.chunks.size() < want && !m.pool.empty() && (out.chunks.empty() || given < share)) {
-        const auto chunk = m.pool.front().dispatcher->next(workers_[w].index);
-        if (!chunk) {
-          if (m.pool.front().dispatcher->exhausted()) {
-            m.pool.pop_front();
-            continue;
-          }
-          break;  // the policy has nothing for this member in this chunk (static): wait for more
-        }
-        m.pool_tasks -= chunk->size();
-        given += chunk->size();
-        m.last_piece = chunk->size();
-        out.chunks.push_back({*chunk, now, record(*chunk, workers_[w].rank, now)});
+      ranges_.clear();
+      m.pool->reply(workers_[w].index, want, ranges_);
+      for (TaskRange r : ranges_) {
+        out.chunks.push_back({r, now, record(r, workers_[w].rank, now)});
       }
       if (out.chunks.empty()) {
-        if (!(m.root_done && m.pool.empty())) {
+        if (!(m.root_done && m.pool->empty())) {
           free_message(reply);
           ++it;
           continue;
@@ -840,8 +899,7 @@ class Simulation {
   /// while about two rounds of sub-chunks are left, forwarded results, its final message.
   void after_service(int id, double leave) {
     Master& m = masters_[id];
-    const bool ask =
-        !m.root_done && !m.root_in_flight && m.pool_tasks < 2 * static_cast<TaskIndex>(m.members) * m.last_piece;
+    const bool ask = !m.root_done && !m.root_in_flight && m.pool->wants_more();
     const bool forward = forwarding() && m.results_pending && leave - m.last_send >= kResultSeconds;
     const bool final = m.active == 0 && !m.final_sent;
     if (!ask && !forward && !final) {
@@ -851,7 +909,7 @@ class Simulation {
     Message& msg = messages_[slot];
     msg.kind = MessageKind::from_group;
     msg.from = id;
-    msg.want = ask ? static_cast<std::uint32_t>(m.members) : 0;
+    msg.want = ask ? m.pool->root_want() : 0;
     msg.final = final;
     if (forwarding()) {
       msg.reports.swap(m.root_reports);
@@ -875,6 +933,8 @@ class Simulation {
     r.efficiency = makespan_ > 0 ? total_cost_ / (computing_ranks_ * makespan_) : 1.0;
     r.chunks = chunks_;
     r.root_chunks = root_chunks_;
+    r.reclaims = reclaims_;
+    r.given_back = masters_[0].core->chunks_given_back();
     const auto utilisation = [&](const Master& m) {
       const double end = std::max(makespan_, m.last_done);
       return end > 0 ? m.busy_seconds / end : 0.0;
@@ -886,6 +946,7 @@ class Simulation {
       r.group_utilisation_max = std::max(r.group_utilisation_max, utilisation(masters_[i]));
       r.group_messages_max = std::max(r.group_messages_max, masters_[i].messages);
     }
+    std::erase_if(rows_, [](const SimChunk& c) { return c.given_back; });
     r.chunk_rows = std::move(rows_);
     return r;
   }
@@ -908,6 +969,8 @@ class Simulation {
   double makespan_ = 0.0;
   std::uint64_t chunks_ = 0;
   std::uint64_t root_chunks_ = 0;
+  std::uint64_t reclaims_ = 0;
+  std::vector<TaskRange> ranges_;            // scratch for a reply's chunks
 };
 
 }  // namespace

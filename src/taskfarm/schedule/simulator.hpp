@@ -115,6 +115,7 @@ struct SimChunk {
   double assigned = 0.0;  ///< when its master decided (or a master's compute thread took it)
   double started = 0.0;
   double finished = 0.0;
+  bool given_back = false;  ///< handed out, then given back unstarted (never in SimResult::chunk_rows)
 };
 
 /// @brief What a simulated run predicts.
@@ -129,6 +130,8 @@ struct SimResult {
   bool rank0_computes = false;
   std::uint64_t chunks = 0;          ///< chunks the ranks computed
   std::uint64_t root_chunks = 0;     ///< groups only: chunks rank 0 handed to group masters
+  std::uint64_t reclaims = 0;        ///< queued chunks rank 0 asked back
+  std::uint64_t given_back = 0;      ///< ... and was given (the others had started)
   std::uint64_t master_messages = 0;  ///< messages rank 0 handled
   double master_busy_seconds = 0.0;  ///< rank 0's time spent handling messages
   double master_utilisation = 0.0;   ///< master_busy_seconds / max(makespan, rank 0's last message)
