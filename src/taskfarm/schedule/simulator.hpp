@@ -9,8 +9,8 @@
 
 namespace taskfarm::schedule {
 
-/// @brief When a simulated worker asks for more work. `fixed` and `automatic` follow the real worker
-/// (farm/worker.cpp) step by step, with its constants.
+/// @brief When a simulated worker asks for more work. `fixed` and `automatic` run the real worker's
+/// RequestPacer (schedule/request_pacer.hpp), the object farm/worker.cpp runs.
 enum class SimPrefetch {
   none,       ///< only once its queue is empty: every request costs it a full round trip of idling
   fixed,      ///< `prefetch = d`: keeps `prefetch_chunks` chunks requested beyond the one it computes
@@ -36,18 +36,24 @@ enum class SimPrefetch {
 ///   it receives one at a time, first come first served, decides at once (passes the reports to the
 ///   policy, asks it for chunks) and is then busy for `service` seconds plus `service_per_chunk` per
 ///   chunk it hands out; its reply leaves at the end of that time. So a master saturates once
-///   requests arrive faster than 1/service. One reply holds at most ceil(R / 2P) tasks beyond its
-///   first chunk (R unassigned tasks, P the master's workers), as farm/master.cpp caps it.
+///   requests arrive faster than 1/service. Every decision of rank 0 (chunk sizes, the reply caps,
+///   holdings, which queued chunk to ask back) is the farm's own DispatchCore's; a group master's
+///   is the farm's GroupPool's.
+/// - Rank 0 holds a request that finds nothing until there is work again or every handed-out task is
+///   reported (then "no more work"), as the farm does. While it holds one, or its compute thread is
+///   idle, it asks the chunks the core picks back from the ranks that hold them queued (a message
+///   each way); a worker answers when it next looks at the network, giving the chunk back unless it
+///   is the one it computes. A worker holding or awaiting chunks beyond the one it computes looks at
+///   the network every 2 ms (`RequestPacer::piece_seconds`); an idle compute thread of rank 0 picks up
+///   a given-back chunk a millisecond later.
 /// - A request carries the reports of the chunks finished since the worker's last message (as the
 ///   real worker piggybacks results), and the master passes them to Policy::observe before it
 ///   decides, so adaptive policies adapt. A worker that is told "no more work" sends a final message
-///   (which also costs its master a service). A worker whose queue runs dry while its request is in
-///   flight sends its results on a message of their own ("never wait holding results", as the real
-///   worker does). Not modelled: failures and retries (the real master
-///   holds a request that finds no chunk until every handed-out task is reported; here it answers
-///   "no more" at once, which changes no chunk and no makespan), the 1 MiB piece and 4 MiB send
-///   limits on result bytes, and the real worker's idle back-off.
-/// - Chunk sizes come from the real ChunkDispatcher and Policy, with workers numbered as the real
+///   (which also costs its master a service). A worker whose queue runs dry sends its results on a
+///   message of their own ("never wait holding results", as the real worker does). Not modelled:
+///   failures and retries, the 1 MiB piece and 4 MiB send limits on result bytes, and the real
+///   worker's idle back-off.
+/// - Chunk sizes come from the real DispatchCore and Policy, with workers numbered as the real
 ///   master numbers them (rank r is worker r, or r - 1 when rank 0 does not compute): for the same
 ///   order of requests the chunk sequence is the one the real farm hands out.
 /// - Two-level scheduling (`groups == G >= 2`), as farm/topology.hpp and farm/group_master.cpp do
@@ -68,8 +74,8 @@ enum class SimPrefetch {
 ///   in its pool beyond the first chunk (m members). Members send requests to their group master
 ///   but their results, reports and final message to rank 0, which files their reports under their
 ///   group master's number. They send results in batches (farm/worker.cpp): with a request only
-///   once a second has passed since their last results; otherwise when their queue runs dry with a
-///   request in flight, a second after their last message of any kind, and with their final message
+///   once a second has passed since their last results; otherwise whenever their queue runs dry (they
+///   wait), a second after their last message of any kind, and with their final message
 ///   (the 4 MiB limit is not modelled).
 ///   With `results_through_group_masters` (not what the farm does; for comparison) members send
 ///   everything to their group master, which passes their reports to the sub-chunk's policy and
