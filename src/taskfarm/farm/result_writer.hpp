@@ -49,7 +49,7 @@ class ResultWriter {
   /// @param attempts failed attempts of earlier runs, by position (a resumed job's /failures)
   ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, const job::TaskOrder& order,
                double flush_seconds, bool fsync = true, std::map<TaskIndex, std::uint32_t> attempts = {},
-               std::size_t max_queue_bytes = std::size_t{64} << 20);
+               std::size_t max_queue_bytes = std::size_t{16} << 20);
   ~ResultWriter();
   ResultWriter(const ResultWriter&) = delete;
   ResultWriter& operator=(const ResultWriter&) = delete;

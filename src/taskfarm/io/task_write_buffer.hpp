@@ -21,7 +21,7 @@ namespace taskfarm::io {
 class TaskWriteBuffer {
  public:
   /// @param columns the file's per-task columns this buffer writes (e.g. all but /tasks/state)
-  TaskWriteBuffer(ResultsFile& file, std::vector<std::size_t> columns, std::size_t max_open_windows = 32);
+  TaskWriteBuffer(ResultsFile& file, std::vector<std::size_t> columns, std::size_t max_open_windows = 8);
 
   /// @brief Takes tasks `range` of the buffer's columns; `data[k]` points at
   /// range.size() * file.column_bytes(columns[k]) bytes.
