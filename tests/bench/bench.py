@@ -33,12 +33,12 @@ def job_text(policy, n, app, schedule_extra=""):
             f"[params]\ntask = {{ range = [0, {n}] }}\n[app]\n{app}")
 
 
-def simulated_makespan(taskfarm, workdir, name, text, ranks):
+def simulated_makespan(taskfarm, workdir, name, text, ranks, extra=()):
     """The makespan `taskfarm simulate` predicts for job `text` on `ranks` ranks, in seconds."""
     job = os.path.join(workdir, name + ".toml")
     with open(job, "w") as f:
         f.write(text)
-    out = subprocess.run([taskfarm, "simulate", job, "--ranks", str(ranks)], capture_output=True, text=True,
+    out = subprocess.run([taskfarm, "simulate", job, "--ranks", str(ranks), *extra], capture_output=True, text=True,
                          check=True).stdout
     return float(re.search(r"makespan\s+([0-9.eE+-]+) s", out).group(1))
 

@@ -4,19 +4,41 @@
 For each policy and rank count: the makespan `taskfarm simulate JOB --ranks P` predicts and the one
 a real `mpirun -n P taskfarm run JOB` measures (median of --repeat), and their ratio. Tasks burn CPU
 time (clock = "cpu"); P ranks on C < P cores are modelled as processor sharing, every rank running
-at C/P speed (the simulated job gets slow_ranks = all, slowdown = P/C).
+at C/P speed (the simulated job gets slow_ranks = all, slowdown = P/C). With --calibrate (the
+default) the simulated master's time per message is measured, not assumed: one real fac2 run per
+rank count first, whose output `taskfarm simulate --service-from` reads.
 
     /usr/bin/python3 tests/bench/simulate_check.py --taskfarm build/release/bin/taskfarm
 """
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
+
+
+_calibrations = {}
+
+
+def calibration(taskfarm, workdir, ranks, text):
+    """The output of one real run on `ranks` ranks (made once), whose measured master service time
+    `taskfarm simulate --service-from` uses."""
+    if ranks not in _calibrations:
+        job = os.path.join(workdir, f"calibrate_{ranks}.toml")
+        out = os.path.join(workdir, f"calibrate_{ranks}.h5")
+        with open(job, "w") as f:
+            f.write(text)
+        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                   OMPI_MCA_rmaps_base_oversubscribe="1")
+        subprocess.run(["mpirun", "-n", str(ranks), taskfarm, "run", job, "-o", out, "--force", "-q"], env=env,
+                       check=True, capture_output=True)
+        _calibrations[ranks] = out
+    return _calibrations[ranks]
 
 
 def main():
@@ -26,6 +48,8 @@ def main():
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--policies", default="static,ss,gss,fac2,af,auto")
     p.add_argument("--ranks", default="2,3,4")
+    p.add_argument("--no-calibrate", dest="calibrate", action="store_false",
+                   help="simulate with the default 5 us per message instead of a measured one")
     args = p.parse_args()
     app = 'distribution = "lognormal"\nspread = 1.0\nmean_ms = 1.0\nclock = "cpu"\n'
     cores = os.cpu_count() or 1
@@ -40,7 +64,9 @@ def main():
                 text = bench.job_text(policy, args.tasks, app)
                 share = max(1.0, ranks / cores)
                 model = text + f"slow_ranks = {list(range(ranks))}\nslowdown = {share}\n"
-                predicted = bench.simulated_makespan(args.taskfarm, tmp, f"{policy}_model", model, ranks)
+                extra = ["--service-from", calibration(args.taskfarm, tmp, ranks, bench.job_text("fac2", args.tasks, app))] \
+                    if args.calibrate else []
+                predicted = bench.simulated_makespan(args.taskfarm, tmp, f"{policy}_model", model, ranks, extra)
                 m = bench.run_case(args.taskfarm, tmp, policy, text, ranks, args.repeat)
                 if m is None:
                     print(f"| {policy} | {ranks} | {predicted:.3f} | run failed | |")

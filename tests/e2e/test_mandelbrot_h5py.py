@@ -152,10 +152,13 @@ class MandelbrotEndToEnd(common.TempDirTestCase):
             slack = datetime.timedelta(seconds=5)
             self.assertTrue(t_start - slack <= created <= t_end + slack,
                             f"created {created} not within the run [{t_start}, {t_end}]")
-            for name in ("wall_seconds", "master_cpu_seconds"):
+            for name in ("wall_seconds", "master_cpu_seconds", "master_service_seconds"):
                 v = a[name]
                 self.assertIsInstance(v, (float, np.floating), name)
                 self.assertTrue(np.isfinite(v) and v >= 0, f"{name} = {v}")
+            # Rank 0's MPI thread takes up at least a request and a final message from every other rank.
+            self.assertGreaterEqual(int(a["master_messages"]), 2 * (ranks - 1))
+            self.assertLessEqual(a["master_service_seconds"], a["wall_seconds"])
 
             it = f["results/iterations"]
             self.assertEqual(it.dtype, np.dtype("uint32"))

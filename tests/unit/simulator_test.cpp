@@ -682,6 +682,51 @@ height = 4
             "error: --costs " + out_h5 + ": task 2 was never computed, so its cost is unknown (resume that run first)");
 }
 
+TEST_F(SimulateCommandTest, takes_the_masters_service_time_measured_in_an_earlier_run) {
+  // An earlier run's rank 0 took up 40 messages in 4 ms: 100 us each. The prediction is the one
+  // --service-us 100 gives, and the summary says where the figure came from.
+  const std::string job = write("job.toml", R"([job]
+app = "synthetic"
+[schedule]
+policy = "ss"
+master_computes = false
+[params]
+task = { range = [0, 4] }
+[app]
+distribution = "constant"
+mean_ms = 1.0
+)");
+  const std::string out_h5 = (dir_ / "run.h5").string();
+  {
+    io::ResultsFile::CreateOptions o;
+    o.path = out_h5;
+    o.n_tasks = 4;
+    io::ResultsFile f = io::ResultsFile::create(o);
+    f.set_attribute("master_messages", std::int64_t{40});
+    f.set_attribute("master_service_seconds", 4e-3);
+  }
+  const std::string measured =
+      simulate({job, "--ranks", "3", "--service-from", out_h5, "--latency-us", "0", "--prefetch", "none"});
+  EXPECT_NE(measured.find("  messages   100 us per message (measured in " + out_h5 + ") at the master"),
+            std::string::npos)
+      << measured;
+  const std::string given =
+      simulate({job, "--ranks", "3", "--service-us", "100", "--latency-us", "0", "--prefetch", "none"});
+  const auto makespan = [](const std::string& out) { return out.substr(out.find("  makespan"), 40); };
+  EXPECT_EQ(makespan(measured), makespan(given));
+
+  const std::string bare = (dir_ / "bare.h5").string();
+  {
+    io::ResultsFile::CreateOptions o;
+    o.path = bare;
+    o.n_tasks = 4;
+    (void)io::ResultsFile::create(o);
+  }
+  EXPECT_EQ(simulate({job, "--ranks", "3", "--service-from", bare}),
+            "error: " + bare + ": --service-from: no measured master service time in this file (written by taskfarm "
+                               "runs since issue 12, for runs whose rank 0 took up messages)");
+}
+
 TEST_F(SimulateCommandTest, bad_input_is_one_line) {
   const std::string job = write("job.toml", "[job]\napp = \"synthetic\"\n[params]\ntask = { range = [0, 10] }\n");
   EXPECT_EQ(simulate({job, "--ranks", "4", "--prefetch", "soon"}),

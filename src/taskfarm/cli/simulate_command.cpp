@@ -28,6 +28,7 @@ struct SimulateArgs {
   std::string job;
   int ranks = 0;
   double service_us = 5.0;
+  std::string service_from;  // an earlier run's output: its measured seconds per message
   double latency_us = 2.0;
   double chunk_service_us = 0.0;
   int groups = -1;                 // < 0: the job's [schedule] groups
@@ -40,6 +41,21 @@ struct SimulateArgs {
   bool chunks = false;
 };
 
+
+/// Rank 0's measured time per message in an earlier run (the master_service_seconds and
+/// master_messages attributes every run writes), in microseconds.
+double measured_service_us(const std::string& path) {
+  const io::ResultsFile file = io::ResultsFile::open(path);
+  const auto seconds = file.attribute("master_service_seconds");
+  const auto messages = file.attribute("master_messages");
+  if (!seconds || !messages || !std::holds_alternative<double>(*seconds) ||
+      !std::holds_alternative<std::int64_t>(*messages) || std::get<std::int64_t>(*messages) <= 0) {
+    throw InputError(fmt::format("{}: --service-from: no measured master service time in this file (written by "
+                                 "taskfarm runs since issue 12, for runs whose rank 0 took up messages)",
+                                 path));
+  }
+  return std::get<double>(*seconds) / static_cast<double>(std::get<std::int64_t>(*messages)) * 1e6;
+}
 
 /// Task seconds from an earlier output's /tasks/seconds; every task must have been computed.
 std::vector<double> replayed_costs(const std::string& path, TaskIndex n_tasks, const std::string& job_path) {
@@ -151,7 +167,11 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
   config.groups = args.groups >= 0 ? args.groups : static_cast<int>(spec.schedule.groups);
   config.results_through_group_masters = args.forward_results;
   config.rank0_serves_only_group_masters = args.rank0_apart;
-  config.service = args.service_us * 1e-6;
+  double service_us = args.service_us;
+  if (!args.service_from.empty()) {
+    service_us = measured_service_us(args.service_from);
+  }
+  config.service = service_us * 1e-6;
   config.service_per_chunk = args.chunk_service_us * 1e-6;
   config.group_service = args.group_service_us < 0 ? -1.0 : args.group_service_us * 1e-6;
   config.latency = args.latency_us * 1e-6;
@@ -212,10 +232,11 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
                                                                      : "straight to rank 0, batched")
                   : "",
              prefetch_text(config), spec.schedule.order.text());
-  fmt::print("  messages   {:g} us per message{} at {}, {:g} us latency one way\n", args.service_us,
+  fmt::print("  messages   {:.3g} us per message{}{} at {}, {:g} us latency one way\n", service_us,
+             args.service_from.empty() ? "" : fmt::format(" (measured in {})", args.service_from),
              args.chunk_service_us > 0 ? fmt::format(" + {:g} us per chunk", args.chunk_service_us) : "",
              hier ? fmt::format("rank 0, {:g} us at a group master",
-                                args.group_service_us < 0 ? args.service_us : args.group_service_us)
+                                args.group_service_us < 0 ? service_us : args.group_service_us)
                   : "the master",
              args.latency_us);
   const double ideal = r.computing_ranks > 0 ? r.total_cost / r.computing_ranks : 0.0;
@@ -244,6 +265,11 @@ void add_simulate_command(CLI::App& app, const app::Registry& registry, std::fun
   cmd->add_option("--service-us", args->service_us, "master's time per message (us)")
       ->capture_default_str()
       ->check(finite_in(0.0, 1e9));
+  cmd->add_option("--service-from", args->service_from,
+                  "an earlier run's output: use rank 0's measured time per message (its master_service_seconds / "
+                  "master_messages) instead of --service-us")
+      ->check(CLI::ExistingFile)
+      ->excludes("--service-us");
   cmd->add_option("--latency-us", args->latency_us, "one-way message latency (us)")
       ->capture_default_str()
       ->check(finite_in(0.0, 1e9));

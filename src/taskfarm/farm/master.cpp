@@ -496,6 +496,7 @@ FarmResult Master::run(RankStats& local_stats) {
         abandon();
       }
       if (auto status = world_.iprobe(boost::mpi::any_source, kTagReport)) {
+        const double taken_up = now_seconds();
         const int count = status->count<char>().value_or(0);
         buffer.resize(static_cast<std::size_t>(count));
         world_.recv(status->source(), kTagReport, reinterpret_cast<char*>(buffer.data()), count);
@@ -508,6 +509,8 @@ FarmResult Master::run(RankStats& local_stats) {
         if ((!waiting_.empty() || local_idle_.load()) && !stopping_.load()) {
           reclaim();
         }
+        ++messages_;
+        service_seconds_ += now_seconds() - taken_up;
         backoff.reset();
         continue;
       }
@@ -544,6 +547,8 @@ FarmResult Master::run(RankStats& local_stats) {
   FarmResult result;
   result.wall_seconds = now_seconds() - t0_;
   result.master_cpu_seconds = master_cpu;
+  result.master_messages = messages_;
+  result.master_service_seconds = service_seconds_;
   result.stopped_by_signal = stopping_.load() && !stopped_by_failure_;  // a signal, or a deadline: resume me
   const int reason = stop_requested();
   if (result.stopped_by_signal && (reason == kStopDeadline || reason == kStopPeer) && limit_ != nullptr &&

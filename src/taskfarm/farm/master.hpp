@@ -90,6 +90,8 @@ class Master {
   std::atomic<bool> local_done_{false};
   std::atomic<bool> local_failed_{false};
   std::exception_ptr local_error_;
+  std::uint64_t messages_ = 0;    // reports taken up by the MPI thread
+  double service_seconds_ = 0.0;  // wall time spent on them: the simulator's service time
   double last_progress_ = 0.0;   // last progress line
   double last_status_ = -1e300;  // last live status
   bool status_failed_ = false;   // the status could not be written once: not tried again

@@ -49,9 +49,12 @@ struct FarmResult {
   bool stopped_by_signal = false;
   double wall_seconds = 0.0;
   double master_cpu_seconds = 0.0;
+  std::uint64_t master_messages = 0;   ///< messages rank 0's MPI thread took up
+  double master_service_seconds = 0.0;  ///< wall time it spent on them (receive, account, reply)
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {  // Boost.Serialization: broadcast from rank 0
-    ar & done & failed & pending & stopped_by_signal & wall_seconds & master_cpu_seconds;
+    ar & done & failed & pending & stopped_by_signal & wall_seconds & master_cpu_seconds & master_messages &
+        master_service_seconds;
   }
   /// @brief The process exit code this outcome maps to (README: exit codes).
   [[nodiscard]] ExitCode exit_code() const noexcept {
