@@ -4,7 +4,8 @@
 For each policy and rank count: the makespan `taskfarm simulate JOB --ranks P` predicts and the one
 a real `mpirun -n P taskfarm run JOB` measures (median of --repeat), and their ratio. Tasks burn CPU
 time (clock = "cpu"); P ranks on C < P cores are modelled as processor sharing, every rank running
-at C/P speed (the simulated job gets slow_ranks = all, slowdown = P/C). With --calibrate (the
+at C/P speed (the simulated job gets slow_ranks = all, slowdown = P/C) with --fixed-speed, else as
+processor sharing (`simulate --cores C`: B ranks computing at once run at min(1, C/B)). With --calibrate (the
 default) the simulated master's time per message is measured, not assumed: one real fac2 run per
 rank count first, whose output `taskfarm simulate --service-from` reads.
 
@@ -48,6 +49,8 @@ def main():
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--policies", default="static,ss,gss,fac2,af,auto")
     p.add_argument("--ranks", default="2,3,4")
+    p.add_argument("--fixed-speed", dest="sharing", action="store_false",
+                   help="model P ranks on C < P cores as all running at C/P speed (instead of --cores C sharing)")
     p.add_argument("--no-calibrate", dest="calibrate", action="store_false",
                    help="simulate with the default 5 us per message instead of a measured one")
     args = p.parse_args()
@@ -63,9 +66,13 @@ def main():
             for ranks in [int(r) for r in args.ranks.split(",")]:
                 text = bench.job_text(policy, args.tasks, app)
                 share = max(1.0, ranks / cores)
-                model = text + f"slow_ranks = {list(range(ranks))}\nslowdown = {share}\n"
                 extra = ["--service-from", calibration(args.taskfarm, tmp, ranks, bench.job_text("fac2", args.tasks, app))] \
                     if args.calibrate else []
+                if args.sharing:  # ranks share the cores while they compute: fewer computing, faster each
+                    model = text
+                    extra += ["--cores", str(cores)]
+                else:  # every rank at C/P speed throughout
+                    model = text + f"slow_ranks = {list(range(ranks))}\nslowdown = {share}\n"
                 predicted = bench.simulated_makespan(args.taskfarm, tmp, f"{policy}_model", model, ranks, extra)
                 m = bench.run_case(args.taskfarm, tmp, policy, text, ranks, args.repeat)
                 if m is None:

@@ -747,6 +747,21 @@ TEST_F(SimulateCommandTest, bad_input_is_one_line) {
 namespace taskfarm::schedule {
 namespace {
 
+TEST(SimulatorTest, ranks_share_the_cores_while_they_compute) {
+  // 4 ranks, rank 0 only schedules, static: one task each for ranks 1-3, costing 1, 1 and 2 s, on
+  // 2 cores. All three compute at 2/3 speed until 1.5 s, when the first two end (1 s of work each);
+  // rank 3 has 1 s of work left and now a core of its own: it ends at 2.5 s. With a core each: 2 s.
+  SimConfig c = flat(4, PolicyKind::static_block);
+  const auto cost = [](TaskIndex t) { return t == 2 ? 2.0 : 1.0; };
+  EXPECT_NEAR(simulate(c, 3, cost).makespan, 2.0, kEps);
+  c.cores = 2;
+  const SimResult r = simulate(c, 3, cost);
+  EXPECT_NEAR(r.makespan, 2.5, kEps);
+  expect_rows(r, {{0, 1, 1, 0, 0, 1.5}, {1, 2, 2, 0, 0, 1.5}, {2, 3, 3, 0, 0, 2.5}});
+  c.cores = -1;
+  EXPECT_THROW(simulate(c, 3, cost), InputError);
+}
+
 TEST(SimulatorTest, a_chunk_queued_behind_a_long_task_is_given_back_to_an_idle_rank) {
   // 2 ranks, rank 0 computes, fac2, prefetch 1; task 25 takes 50 ms, the rest 1 ms. Rank 1's first
   // chunk is 25-49 (rank 0's thread took 0-24); it asks one more chunk ahead, which waits behind

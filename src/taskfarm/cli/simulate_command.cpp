@@ -30,6 +30,7 @@ struct SimulateArgs {
   double service_us = 5.0;
   std::string service_from;  // an earlier run's output: its measured seconds per message
   double latency_us = 2.0;
+  double cores = 0.0;  // 0: a core per rank
   double chunk_service_us = 0.0;
   int groups = -1;                 // < 0: the job's [schedule] groups
   bool forward_results = false;
@@ -175,6 +176,7 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
   config.service_per_chunk = args.chunk_service_us * 1e-6;
   config.group_service = args.group_service_us < 0 ? -1.0 : args.group_service_us * 1e-6;
   config.latency = args.latency_us * 1e-6;
+  config.cores = args.cores;
   config.record_chunks = args.chunks;
   config.root_policy = spec.schedule.root_policy;
   if (!args.root_policy.empty()) {
@@ -270,6 +272,11 @@ void add_simulate_command(CLI::App& app, const app::Registry& registry, std::fun
                   "master_messages) instead of --service-us")
       ->check(CLI::ExistingFile)
       ->excludes("--service-us");
+  cmd->add_option("--cores", args->cores,
+                  "cores the ranks share (an oversubscribed node: ranks computing at once share them); 0 = one "
+                  "each")
+      ->capture_default_str()
+      ->check(finite_in(0.0, 1e9));
   cmd->add_option("--latency-us", args->latency_us, "one-way message latency (us)")
       ->capture_default_str()
       ->check(finite_in(0.0, 1e9));

@@ -142,6 +142,14 @@ struct Worker {
   double speed = 1.0;
   bool local = false;  // rank 0's compute thread: no messages
   bool idle = false;   // local: found nothing to do; woken when a chunk is given back
+  // Processor sharing (SimConfig::cores): the piece in progress.
+  bool computing = false;
+  double remaining = 0.0;     // its seconds of work left at full speed
+  double rate = 1.0;          // its current speed
+  double rate_since = 0.0;    // when `remaining` was last brought up to date
+  double piece_started = 0.0;
+  std::uint32_t version = 0;  // of its segment_done event
+  RunningMoments piece_moments;  // its task times at full speed
   RequestPacer pacer{PrefetchMode::none, 0};
   ChunkQueue queue;
   TaskIndex cursor = 0;      // next task of queue.front()
@@ -231,6 +239,9 @@ void check_config(const SimConfig& c) {
   if (c.prefetch == SimPrefetch::fixed && (c.prefetch_chunks < 1 || c.prefetch_chunks > kMaxWant - 1)) {
     throw InputError(fmt::format("simulate: prefetch: expected 1..{} chunks, got {}", kMaxWant - 1, c.prefetch_chunks));
   }
+  if (!(std::isfinite(c.cores) && c.cores >= 0)) {
+    throw InputError(fmt::format("simulate: cores: expected a number >= 0 (0: a core per rank), got {}", c.cores));
+  }
   if (!c.speed.empty()) {
     if (c.speed.size() != static_cast<std::size_t>(c.ranks)) {
       throw InputError(fmt::format("simulate: {} speed factors for {} ranks", c.speed.size(), c.ranks));
@@ -270,7 +281,7 @@ class Simulation {
           receive_reply(static_cast<int>(e.target), e.slot, e.time);
           break;
         case EventKind::segment_done:
-          segment_done(static_cast<int>(e.target), e.time);
+          segment_done(static_cast<int>(e.target), e.time, e.slot);
           break;
       }
     }
@@ -515,6 +526,8 @@ class Simulation {
     // One piece: tasks until `stop`, or until the piece has taken its time (at least one task).
     const double piece_seconds =
         wk.local ? cadence::kPieceSeconds : RequestPacer::piece_seconds(wk.queue.size() - 1, wk.in_flight);
+    const bool sharing = config_.cores > 0;
+    wk.piece_moments = {};
     double seconds = 0.0;
     TaskIndex t = wk.cursor;
     while (t < stop) {
@@ -525,7 +538,7 @@ class Simulation {
       total_cost_ += c;
       const double x = c * wk.speed;
       seconds += x;
-      wk.chunk_moments.add(x);
+      (sharing ? wk.piece_moments : wk.chunk_moments).add(x);
       ++t;
       if (seconds >= piece_seconds) {
         break;
@@ -533,11 +546,49 @@ class Simulation {
     }
     wk.stop = t;
     wk.segment_seconds = seconds;
-    push(now + seconds, EventKind::segment_done, w);
+    if (!sharing) {
+      push(now + seconds, EventKind::segment_done, w);
+      return;
+    }
+    wk.piece_started = now;
+    wk.remaining = seconds;
+    wk.rate_since = now;
+    wk.computing = true;
+    ++computing_now_;
+    share_cores(now);
   }
 
-  void segment_done(int w, double now) {
+  /// Processor sharing (SimConfig::cores): every computing worker runs at min(1, C / B), B the
+  /// workers computing now; when B changes, each piece's work left is brought up to date and its
+  /// end rescheduled (the older event is recognised as stale by its version).
+  void share_cores(double now) {
+    const double rate = std::min(1.0, config_.cores / std::max(1, computing_now_));
+    for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
+      Worker& wk = workers_[w];
+      if (!wk.computing) {
+        continue;
+      }
+      wk.remaining = std::max(0.0, wk.remaining - (now - wk.rate_since) * wk.rate);
+      wk.rate_since = now;
+      wk.rate = rate;
+      push(now + wk.remaining / rate, EventKind::segment_done, w, ++wk.version);
+    }
+  }
+
+  void segment_done(int w, double now, std::uint32_t version) {
     Worker& wk = workers_[w];
+    if (config_.cores > 0) {
+      if (version != wk.version) {
+        return;  // rescheduled since: the share of the cores changed
+      }
+      wk.computing = false;
+      --computing_now_;
+      share_cores(now);
+      // The piece's task times stretched as its wall time did.
+      const double k = wk.segment_seconds > 0 ? (now - wk.piece_started) / wk.segment_seconds : 1.0;
+      wk.chunk_moments.merge(wk.piece_moments.n, wk.piece_moments.mean * k, wk.piece_moments.m2 * k * k);
+      wk.segment_seconds = now - wk.piece_started;
+    }
     const TaskIndex done = wk.stop - wk.cursor;
     tasks_done_ += done;
     wk.results_pending = true;
@@ -970,6 +1021,7 @@ class Simulation {
   std::uint64_t chunks_ = 0;
   std::uint64_t root_chunks_ = 0;
   std::uint64_t reclaims_ = 0;
+  int computing_now_ = 0;  // workers with a piece in progress
   std::vector<TaskRange> ranges_;            // scratch for a reply's chunks
 };
 

@@ -107,6 +107,10 @@ struct SimConfig {
   SimPrefetch prefetch = SimPrefetch::none;
   std::uint32_t prefetch_chunks = 1;   ///< for SimPrefetch::fixed
   std::vector<double> speed;           ///< per rank: seconds per second of cost; empty = all 1
+  /// Cores the computing ranks share (0: one each). Processor sharing, as an oversubscribed node
+  /// shares its cores: while B ranks compute, each runs at min(1, C / B); a rank waiting for work
+  /// takes no share. Pieces in progress are rescheduled whenever B changes.
+  double cores = 0.0;
   bool record_chunks = true;           ///< fill SimResult::chunk_rows (off for huge runs)
   /// Called whenever a master passes a report to its policy, with the master's rank and the time
   /// (tracing and tests); may be empty.
