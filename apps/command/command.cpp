@@ -403,7 +403,7 @@ class Command final : public Kernel {
 
 App command() {
   return {"command", "runs a program per task: argv from a template, no shell; exit code, signal, time, memory, "
-                     "stdout/stderr tails", make<Command>};
+                     "stdout/stderr tails", make<Command>, /*side_effects=*/true};
 }
 
 }  // namespace taskfarm::apps

@@ -351,6 +351,9 @@ struct App {
   std::string name;
   std::string summary;
   std::function<std::unique_ptr<Kernel>(Setup&)> make;
+  /// Its tasks act on the world (files, programs, services): a task must never run twice at once,
+  /// so `[schedule] speculate = true` is refused for this app.
+  bool side_effects = false;
 };
 
 /// @brief The factory of a kernel class constructible from Setup&: App{"name", "...", make<K>}.

@@ -136,6 +136,64 @@ TEST(DispatchCoreTest, root_spec_keeps_the_jobs_lower_bound_under_groups) {
   EXPECT_EQ(grouped.max_chunk, 0U);
 }
 
+TEST(DispatchCoreTest, a_stragglers_unreceived_tail_is_copied_to_an_idle_worker_and_the_first_result_wins) {
+  // fsc chunks of 10 on 20 tasks, rank 0's thread (0) and two remote ranks (1, 2), speculation on.
+  PolicySpec spec = spec_of(PolicyKind::fsc);
+  spec.chunk = 10;
+  DispatchCore core(spec, {{0, 20}}, flat(2));
+  EXPECT_FALSE(core.speculate(2, 100.0));  // off by default
+  core.enable_speculation();
+  EXPECT_EQ(ask(core, 1, 1), (std::vector<TaskRange>{{0, 10}}));  // at time 0
+  std::vector<TaskRange> second;
+  core.reply(2, 1, second, 0.0);
+  EXPECT_EQ(second, (std::vector<TaskRange>{{10, 20}}));
+  // Worker 2 is done in 10 ms (1 ms a task); worker 1 sent the results of 0-3, then nothing.
+  std::vector<TaskRange> dup;
+  core.received(2, {10, 20});
+  core.duplicates(2, {10, 20}, dup);
+  core.report(done(2, {10, 20}));
+  core.received(1, {0, 4});
+  core.duplicates(1, {0, 4}, dup);
+  EXPECT_TRUE(dup.empty());
+  // Expected for 10 tasks at 1 ms: 3 x 10 ms + 0.5 s. At 0.5 s worker 1 is not late yet; at 1 s it is.
+  EXPECT_FALSE(core.speculate(2, 0.5));
+  const auto tail = core.speculate(2, 1.0);
+  ASSERT_TRUE(tail);
+  EXPECT_EQ(*tail, (TaskRange{4, 10}));  // only what has not come in
+  EXPECT_FALSE(core.speculate(0, 1.0));  // one copy of a chunk
+  // Worker 1 wakes up and sends 4-5 first: those are its; the copy's 4-9 then count only 6-9.
+  core.duplicates(1, {4, 6}, dup);
+  EXPECT_TRUE(dup.empty());
+  core.duplicates(2, {4, 10}, dup);
+  EXPECT_EQ(dup, (std::vector<TaskRange>{{4, 6}}));
+  dup.clear();
+  EXPECT_FALSE(core.finished());
+  core.report(done(2, {4, 10}));  // the copy ends first: worker 1's chunk is complete
+  EXPECT_TRUE(core.finished());
+  EXPECT_EQ(core.take_superseded(), std::vector<int>{1});
+  EXPECT_EQ(core.copies(), 1U);
+  core.duplicates(1, {6, 10}, dup);  // the straggler's late results are dropped
+  EXPECT_EQ(dup, (std::vector<TaskRange>{{6, 10}}));
+  core.report(done(1, {0, 10}));
+  EXPECT_TRUE(core.finished());
+}
+
+TEST(DispatchCoreTest, when_the_straggler_finishes_first_the_copy_is_dropped) {
+  PolicySpec spec = spec_of(PolicyKind::fsc);
+  spec.chunk = 10;
+  DispatchCore core(spec, {{0, 20}}, flat(2));
+  core.enable_speculation();
+  ask(core, 1, 1);
+  ask(core, 2, 1);
+  core.report(done(2, {10, 20}));
+  ASSERT_TRUE(core.speculate(2, 5.0));
+  core.report(done(1, {0, 10}));
+  EXPECT_TRUE(core.finished());
+  EXPECT_TRUE(core.take_superseded().empty());
+  core.report(done(2, {0, 10}));  // the copy's report: nothing held any more
+  EXPECT_EQ(core.held(2), 0U);
+}
+
 TEST(GroupPoolTest, splits_root_chunks_oldest_first_and_asks_again_when_two_rounds_are_left) {
   GroupPool pool(spec_of(PolicyKind::ss), 2);
   EXPECT_TRUE(pool.wants_more());

@@ -141,7 +141,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadJob{"unknown_schedule_key", kApp + "[schedule]\nchunk_size = 4\n",
                "job.toml:4: [schedule] chunk_size: unknown key; expected one of: chunk, first, groups, last, "
                "master_computes, max_chunk, min_chunk, order, overhead_us, policy, prefetch, root_policy, "
-               "sigma_ms, weights"},
+               "sigma_ms, speculate, weights"},
         BadJob{"fsc_without_chunk", kApp + "[schedule]\npolicy = \"fsc\"\n",
                "job.toml: [schedule] chunk: missing; policy \"fsc\" needs a positive chunk size, or overhead_us and "
                "sigma_ms to derive one"},

@@ -313,7 +313,8 @@ app::AppInfo detail::adapt(App a) {
             return std::unique_ptr<app::Kernel>(
                 new detail::Adapter(std::move(user), std::move(impl.fields_), context.params, context.stop,
                                     context.poll_stop));
-          }};
+          },
+          a.side_effects};
 }
 
 int main(int argc, char** argv, std::vector<App> apps) {

@@ -41,6 +41,11 @@ std::unique_ptr<Kernel> Registry::instantiate(job::JobSpec& spec, int rank, cons
     const char* env = std::getenv("OMP_NUM_THREADS");
     threads = env != nullptr && std::atoi(env) > 0 ? std::atoi(env) : 1;
   }
+  if (spec.schedule.speculate && info->side_effects) {
+    throw InputError(fmt::format("{}: [schedule] speculate: app \"{}\" has side effects (its tasks act on files "
+                                 "or programs): a speculative copy would run a task twice at once; leave it off",
+                                 spec.source, spec.app));
+  }
   KernelContext context{spec.app_settings, spec.params, rank, threads, spec.source, stop, poll_stop};
   std::unique_ptr<Kernel> kernel = info->make(context);
   spec.app_settings.reject_unknown();

@@ -14,6 +14,7 @@ struct AppInfo {
   std::string name;
   std::string summary;
   KernelFactory make;
+  bool side_effects = false;  ///< tasks act on the world: no speculative copies
 };
 
 /// @brief The apps a `taskfarm` executable knows; a user's own executable registers its kernels here.

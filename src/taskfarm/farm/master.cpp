@@ -108,12 +108,22 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
       numbered_(plan.failed_before),
       writer_(file, widths_, order, options.flush_seconds, options.fsync, plan.failed_before),
       active_workers_(world.size() - 1),
-      finished_(static_cast<std::size_t>(world.size()), false) {}
+      finished_(static_cast<std::size_t>(world.size()), false) {
+  if (spec.schedule.speculate) {
+    core_.enable_speculation();
+  }
+}
 
 WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
   WriterItem item;
   item.rank = rank;
   const int worker = worker_index(rank);
+  if (core_.speculating()) {  // results of a task computed twice: the first wins
+    for (const PieceView& p : decode_report(bytes, widths_).pieces) {
+      core_.received(worker, p.range);
+      core_.duplicates(worker, p.range, item.skip);
+    }
+  }
   for (const ChunkSummary& c : decode_chunks(bytes)) {
     schedule::ChunkReport report{worker, c.range, c.compute_seconds, c.task_mean, c.task_variance};
     report.overhead_seconds = std::max(0.0, c.started - c.assigned);  // awf-d/e count the wait too
@@ -123,6 +133,9 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
     core_.reclaimed(worker, {h.reclaim_begin, h.reclaim_end}, (h.flags & ReportHeader::kGivenBack) != 0);
   }
   for (const FailureView& f : decode_failures(bytes)) {
+    if (std::any_of(item.skip.begin(), item.skip.end(), [&](TaskRange r) { return r.contains(f.position.value); })) {
+      continue;  // the other copy's result for this task came first
+    }
     const std::uint32_t attempt = ++attempts_[f.position.value];  // against retries; keyed by position, as the plan's
     const std::uint32_t number = ++numbered_[f.position.value];   // the attempt's number over every run
     item.failures.push_back({f.position, number, rank, hosts_.at(static_cast<std::size_t>(rank)), std::string(f.message)});
@@ -146,7 +159,12 @@ bool Master::fill(int source, std::uint32_t want, AssignMessage& reply) {
   const double now = now_seconds() - t0_;
   if (!stopping_.load()) {
     ranges_.clear();
-    core_.reply(worker_index(source), want, ranges_);
+    core_.reply(worker_index(source), want, ranges_, now);
+    if (ranges_.empty()) {
+      if (const auto tail = core_.speculate(worker_index(source), now)) {
+        ranges_.push_back(*tail);  // a copy of a straggler's unfinished tail
+      }
+    }
     for (TaskRange r : ranges_) {
       reply.chunks.push_back({r, now});
     }
@@ -209,6 +227,36 @@ void Master::release_waiting() {
   }
 }
 
+int Master::rank_of_worker(int worker) const {
+  int rank = 1;
+  while (rank < world_.size() && worker_index(rank) != worker) {
+    ++rank;
+  }
+  return rank;
+}
+
+void Master::release_superseded() {
+  std::vector<int> ranks;
+  {
+    std::lock_guard lock(dispatch_mutex_);
+    if (!core_.finished()) {
+      return;  // the copy's results are in; the job may still need the others' work
+    }
+    for (const int w : core_.take_superseded()) {
+      ranks.push_back(rank_of_worker(w));
+    }
+  }
+  for (const int rank : ranks) {
+    if (!finished_[static_cast<std::size_t>(rank)]) {
+      // Every task is done, its tail by a copy: it stops computing what nobody needs and leaves.
+      fmt::print(stderr, "taskfarm: rank 0 on {}: every task is done; rank {} on {} is still on a chunk a speculative "
+                         "copy finished: telling it to stop\n",
+                 hosts_.at(0), rank, hosts_.at(static_cast<std::size_t>(rank)));
+      world_.send(rank, kTagStop, kStopPeer);
+    }
+  }
+}
+
 void Master::reclaim() {
   std::vector<schedule::Reclaim> asks;
   {
@@ -218,12 +266,8 @@ void Master::reclaim() {
     }
   }
   for (const schedule::Reclaim& r : asks) {
-    int rank = 1;
-    while (rank < world_.size() && worker_index(rank) != r.worker) {
-      ++rank;
-    }
     const std::uint64_t words[kReclaimWords] = {r.range.begin, r.range.end};
-    world_.send(rank, kTagReclaim, words, kReclaimWords);
+    world_.send(rank_of_worker(r.worker), kTagReclaim, words, kReclaimWords);
   }
 }
 
@@ -303,7 +347,13 @@ void Master::compute_locally(RankStats& stats) {
         std::lock_guard lock(dispatch_mutex_);
         ranges_local_.clear();
         if (!stopping_.load()) {
-          core_.reply(0, 1, ranges_local_);
+          const double now = now_seconds() - t0_;
+          core_.reply(0, 1, ranges_local_, now);
+          if (ranges_local_.empty()) {
+            if (const auto tail = core_.speculate(0, now)) {
+              ranges_local_.push_back(*tail);  // a copy of a straggler's unfinished tail
+            }
+          }
         }
         if (!ranges_local_.empty()) {
           chunk = ranges_local_.front();
@@ -520,6 +570,9 @@ FarmResult Master::run(RankStats& local_stats) {
       if ((!waiting_.empty() || local_idle_.load()) && !stopping_.load()) {
         reclaim();
       }
+      if (core_.speculating() && !stopping_.load()) {
+        release_superseded();
+      }
       report_progress(now_seconds(), false);
       backoff.idle();
     }
@@ -560,6 +613,9 @@ FarmResult Master::run(RankStats& local_stats) {
                        "expected_seconds\n", hosts_.at(0));
   }
   file_.set_attribute("writer_cpu_seconds", writer_.cpu_seconds());
+  if (core_.speculating()) {
+    file_.set_attribute("speculative_copies", static_cast<std::int64_t>(core_.copies()));
+  }
   return result;
 }
 

@@ -46,6 +46,9 @@ class Master {
   /// A requester would go idle (a request waits, or rank 0's thread found nothing): ask queued,
   /// unstarted chunks back from the ranks that hold them (the dispatch core picks them).
   void reclaim();
+  /// Once every task is done: ranks still computing a chunk a speculative copy finished are told to stop.
+  void release_superseded();
+  [[nodiscard]] int rank_of_worker(int worker) const;
   void begin_stop();
   void abandon();
   void compute_locally(RankStats& stats);

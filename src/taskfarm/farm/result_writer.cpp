@@ -114,10 +114,24 @@ void ResultWriter::consume(const WriterItem& item) {
   }
   std::uint64_t done = 0;
   for (const PieceView& p : report.pieces) {
-    order_.runs(p.range, runs_);
-    for (const job::TaskOrder::Run& run : runs_) {
-      done += put_run(p, run, item.rank);
+    TaskIndex from = p.range.begin;
+    auto write = [&](TaskRange part) {  // put_run takes any stretch of the piece
+      if (part.empty()) {
+        return;
+      }
+      order_.runs(part, runs_);
+      for (const job::TaskOrder::Run& run : runs_) {
+        done += put_run(p, run, item.rank);
+      }
+    };
+    for (const TaskRange s : item.skip) {  // usually none: only a speculative copy's duplicates
+      if (s.end <= from || s.begin >= p.range.end) {
+        continue;
+      }
+      write({from, std::max(from, s.begin)});
+      from = std::min(p.range.end, s.end);
     }
+    write({from, p.range.end});
   }
   for (const ChunkSummary& c : report.chunks) {  // /chunks keeps positions: the schedule as it ran
     chunk_rows_.push_back({c.range.begin, c.range.end, item.rank, c.assigned, c.started, c.finished});

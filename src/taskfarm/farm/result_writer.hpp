@@ -36,6 +36,8 @@ struct WriterItem {
   std::vector<std::byte> report;
   std::vector<FailedAttempt> failures;  ///< one per failed attempt, attempt numbers filled in
   std::vector<Position> failed;         ///< positions whose task failed for good (no retry left)
+  std::vector<TaskRange> skip;          ///< positions whose results in this report are dropped (another
+                                        ///< copy's came first), sorted
 };
 
 /// @brief Rank 0's disk thread: decodes reports and writes them, so that dispatch never waits for

@@ -244,6 +244,7 @@ ScheduleSpec parse_schedule(const Settings& s) {
     }
   }
   spec.master_computes = s.flag("master_computes", true);
+  spec.speculate = s.flag("speculate", false);
   const std::int64_t groups = s.integer("groups", 0);
   if (groups < 0 || groups > 65536) {
     s.fail("groups", fmt::format("expected an integer in [0, 65536], got {}", groups));

@@ -17,6 +17,7 @@ struct ScheduleSpec {
   schedule::PolicySpec policy;
   std::uint32_t prefetch = 0;   ///< chunks a worker keeps requested ahead; 0 = auto (sized to hide latency)
   bool master_computes = true;  ///< rank 0 also computes tasks on a thread of its own
+  bool speculate = false;       ///< a straggler's unfinished chunk may be copied to an idle rank
   std::uint32_t groups = 0;     ///< two-level scheduling: G group masters under rank 0; 0 or 1 = flat
   schedule::PolicySpec root_policy{schedule::PolicyKind::fac2};  ///< rank 0's policy over the groups
   OrderSpec order;              ///< the sequence tasks are handed out in

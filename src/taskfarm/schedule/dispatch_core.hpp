@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "taskfarm/core/task_range.hpp"
@@ -39,6 +40,11 @@ struct Reclaim {
 ///   sizes chunks for whole groups.
 /// - Holdings: which chunks each worker holds and how much of each is reported, so that rank 0 knows
 ///   when every task is in (retries can appear until then) and what each rank has queued.
+/// - Speculation (opt-in, `[schedule] speculate = true`): once nothing is left to hand out, a
+///   requester that would idle gets a copy of the unreceived tail of the chunk a rank has held far
+///   longer than expected from its measured task rate (a stalled node, a stopped process). Per
+///   task the first result wins; the other copy's results are reported as duplicates for the
+///   caller to drop. The rank whose chunk a copy finished is named by take_superseded().
 /// - Reclaiming (work stealing, by the holder's consent): once nothing is left to hand out and a
 ///   requester would go idle, the largest chunk another worker holds queued behind the one it
 ///   computes is asked back; given back, it goes out again first. Holding queued work costs nothing
@@ -56,7 +62,7 @@ class DispatchCore {
 
   /// @brief Appends to `out` the chunks for `worker`, which asks for `want` (>= 1) of them, and
   /// records them as held by it. Empty when there is nothing to hand out now (see finished()).
-  void reply(int worker, std::uint32_t want, std::vector<TaskRange>& out);
+  void reply(int worker, std::uint32_t want, std::vector<TaskRange>& out, double now = 0.0);
   /// @brief A finished chunk (or part of one): the policy learns from it, the holding shrinks.
   void report(const ChunkReport& report);
   /// @brief Queues a failed task again, to another worker than `failed_on` when there is one.
@@ -68,6 +74,26 @@ class DispatchCore {
   [[nodiscard]] std::optional<Reclaim> reclaim();
   /// @brief The worker's answer: `given_back` (it had not started the chunk) or not.
   void reclaimed(int worker, TaskRange range, bool given_back);
+
+  /// @brief Turns speculation on (see the class comment); off by default.
+  void enable_speculation() noexcept { speculate_ = true; }
+  [[nodiscard]] bool speculating() const noexcept { return speculate_; }
+  /// @brief Results of `piece` (positions) arrived from `worker`: a chunk's received prefix grows
+  /// (a copy covers only what is not in yet). Speculation only.
+  void received(int worker, TaskRange piece);
+  /// @brief Appends to `out` the parts of `piece` whose results another copy delivered first (to be
+  /// dropped), and claims the rest for `worker`. Speculation only.
+  void duplicates(int worker, TaskRange piece, std::vector<TaskRange>& out);
+  /// @brief A copy for `idle` (which would otherwise wait) of the unreceived tail of the chunk (being
+  /// computed or queued) held longest beyond kSpeculateFactor times its expected time (its size
+  /// times its holder's measured seconds per task, else everyone's) plus kSpeculateSlack, if any.
+  [[nodiscard]] std::optional<TaskRange> speculate(int idle, double now);
+  /// @brief Workers whose chunk a copy finished since the last call (they may stop computing it).
+  [[nodiscard]] std::vector<int> take_superseded() { return std::exchange(superseded_, {}); }
+  [[nodiscard]] std::uint64_t copies() const noexcept { return copies_.size(); }
+
+  static constexpr double kSpeculateFactor = 3.0;  ///< held this many times its expected time...
+  static constexpr double kSpeculateSlack = 0.5;   ///< ... plus this many seconds
 
   /// @brief Nothing to hand out and every handed-out task reported: no retry can appear any more.
   [[nodiscard]] bool finished() const noexcept { return dispatcher_.exhausted() && outstanding_ == 0; }
@@ -82,9 +108,20 @@ class DispatchCore {
  private:
   struct Held {
     TaskRange range;
-    TaskIndex left = 0;    // tasks not reported yet
-    bool asked = false;    // asked back once (and kept): never again
+    TaskIndex left = 0;      // tasks not reported yet
+    bool asked = false;      // asked back once (and kept): never again
+    double assigned = 0.0;   // when handed out
+    TaskIndex received = 0;  // results in as pieces: [range.begin, range.begin + received)
+    int twin = -1;           // speculation: the worker holding the other copy of its tail
+    bool copy = false;       // speculation: this is the copy
   };
+  /// A speculated tail: who computes it twice, and which of its tasks have a result already.
+  struct Copy {
+    TaskRange tail;
+    std::vector<bool> claimed;
+  };
+  [[nodiscard]] double seconds_per_task(std::size_t worker) const;
+  void drop_twin(int worker, TaskRange range, TaskIndex* outstanding_left);
 
   PolicySpec spec_;
   Requesters who_;
@@ -93,6 +130,10 @@ class DispatchCore {
   std::vector<bool> asking_;           // per worker: a reclaim awaits its answer
   TaskIndex outstanding_ = 0;
   std::uint64_t given_back_ = 0;
+  bool speculate_ = false;
+  std::vector<std::pair<double, TaskIndex>> measured_;  // per worker: compute seconds, tasks reported
+  std::vector<Copy> copies_;
+  std::vector<int> superseded_;
 };
 
 /// @brief Factoring's share ceil(R / 2P): the most one reply adds beyond its first chunk, rank 0's
