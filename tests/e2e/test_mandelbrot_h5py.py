@@ -32,7 +32,7 @@ RUNS = [
     (3, "fac2", ""),
 ]
 
-CHUNK_FIELDS = ("begin", "end", "rank", "assigned", "started", "finished")
+CHUNK_FIELDS = ("begin", "end", "rank", "assigned", "started", "finished", "speculative")
 
 
 def job_text(policy, extra):

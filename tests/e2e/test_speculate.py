@@ -106,6 +106,9 @@ class Speculate(common.TempDirTestCase):
         for c in chunks:
             covered[int(c["begin"]):int(c["end"])] = True
         self.assertTrue(covered.all())
+        copies = chunks[chunks["speculative"] == 1]
+        self.assertGreaterEqual(len(copies), 1, chunks)
+        self.assertTrue((copies["rank"] != 1).all(), copies)  # computed elsewhere than on the stopped rank
 
     def test_an_app_with_side_effects_refuses_speculation(self):
         self.write("job.toml", '[job]\napp = "command"\n[schedule]\nspeculate = true\n[params]\nx = { range = [0, 3] }\n'

@@ -168,13 +168,13 @@ TEST(DispatchCoreTest, a_stragglers_unreceived_tail_is_copied_to_an_idle_worker_
   EXPECT_EQ(dup, (std::vector<TaskRange>{{4, 6}}));
   dup.clear();
   EXPECT_FALSE(core.finished());
-  core.report(done(2, {4, 10}));  // the copy ends first: worker 1's chunk is complete
+  EXPECT_TRUE(core.report(done(2, {4, 10})));  // the copy ends first: worker 1's chunk is complete
   EXPECT_TRUE(core.finished());
   EXPECT_EQ(core.take_superseded(), std::vector<int>{1});
   EXPECT_EQ(core.copies(), 1U);
   core.duplicates(1, {6, 10}, dup);  // the straggler's late results are dropped
   EXPECT_EQ(dup, (std::vector<TaskRange>{{6, 10}}));
-  core.report(done(1, {0, 10}));
+  EXPECT_FALSE(core.report(done(1, {0, 10})));
   EXPECT_TRUE(core.finished());
 }
 
@@ -190,7 +190,7 @@ TEST(DispatchCoreTest, when_the_straggler_finishes_first_the_copy_is_dropped) {
   core.report(done(1, {0, 10}));
   EXPECT_TRUE(core.finished());
   EXPECT_TRUE(core.take_superseded().empty());
-  core.report(done(2, {0, 10}));  // the copy's report: nothing held any more
+  EXPECT_TRUE(core.report(done(2, {0, 10})));  // the copy's report: still marked a copy, nothing held
   EXPECT_EQ(core.held(2), 0U);
 }
 

@@ -127,7 +127,9 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
   for (const ChunkSummary& c : decode_chunks(bytes)) {
     schedule::ChunkReport report{worker, c.range, c.compute_seconds, c.task_mean, c.task_variance};
     report.overhead_seconds = std::max(0.0, c.started - c.assigned);  // awf-d/e count the wait too
-    core_.report(report);
+    if (core_.report(report)) {
+      item.copies.push_back(c.range);  // marked in /chunks
+    }
   }
   if (const ReportHeader h = peek_header(bytes); (h.flags & ReportHeader::kReclaimAnswer) != 0) {
     core_.reclaimed(worker, {h.reclaim_begin, h.reclaim_end}, (h.flags & ReportHeader::kGivenBack) != 0);

@@ -134,7 +134,9 @@ void ResultWriter::consume(const WriterItem& item) {
     write({from, p.range.end});
   }
   for (const ChunkSummary& c : report.chunks) {  // /chunks keeps positions: the schedule as it ran
-    chunk_rows_.push_back({c.range.begin, c.range.end, item.rank, c.assigned, c.started, c.finished});
+    const bool copy = std::find(item.copies.begin(), item.copies.end(), c.range) != item.copies.end();
+    chunk_rows_.push_back({c.range.begin, c.range.end, item.rank, c.assigned, c.started, c.finished,
+                           static_cast<std::uint8_t>(copy ? 1 : 0)});
   }
   for (const FailedAttempt& f : item.failures) {
     failure_rows_.push_back({order_.task(f.position), f.attempt, f.rank, f.host, f.message});

@@ -36,6 +36,7 @@ struct WriterItem {
   std::vector<std::byte> report;
   std::vector<FailedAttempt> failures;  ///< one per failed attempt, attempt numbers filled in
   std::vector<Position> failed;         ///< positions whose task failed for good (no retry left)
+  std::vector<TaskRange> copies;        ///< chunks of this report that were speculative copies
   std::vector<TaskRange> skip;          ///< positions whose results in this report are dropped (another
                                         ///< copy's came first), sorted
 };

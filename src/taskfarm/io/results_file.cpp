@@ -45,7 +45,8 @@ struct RankDisk {
   double peak_rss_mib;
 };
 
-DatatypeHandle chunk_row_type() {
+/// `speculative`: with the column files have had since issue 12 (older files are read without it).
+DatatypeHandle chunk_row_type(bool speculative = true) {
   DatatypeHandle t(check_id(H5Tcreate(H5T_COMPOUND, sizeof(ChunkRow)), "H5Tcreate(chunk row)"));
   check_status(H5Tinsert(t.get(), "begin", offsetof(ChunkRow, begin), H5T_NATIVE_UINT64), "H5Tinsert");
   check_status(H5Tinsert(t.get(), "end", offsetof(ChunkRow, end), H5T_NATIVE_UINT64), "H5Tinsert");
@@ -53,6 +54,9 @@ DatatypeHandle chunk_row_type() {
   check_status(H5Tinsert(t.get(), "assigned", offsetof(ChunkRow, assigned), H5T_NATIVE_DOUBLE), "H5Tinsert");
   check_status(H5Tinsert(t.get(), "started", offsetof(ChunkRow, started), H5T_NATIVE_DOUBLE), "H5Tinsert");
   check_status(H5Tinsert(t.get(), "finished", offsetof(ChunkRow, finished), H5T_NATIVE_DOUBLE), "H5Tinsert");
+  if (speculative) {
+    check_status(H5Tinsert(t.get(), "speculative", offsetof(ChunkRow, speculative), H5T_NATIVE_UINT8), "H5Tinsert");
+  }
   return t;
 }
 
@@ -735,7 +739,8 @@ ParamValues ResultsFile::read_param(const std::string& name, TaskRange range) co
 
 std::vector<ChunkRow> ResultsFile::read_chunks() const {
   std::vector<ChunkRow> rows(table_size(chunks_.get()));
-  DatatypeHandle type = chunk_row_type();
+  const DatatypeHandle stored(check_id(H5Dget_type(chunks_.get()), "H5Dget_type(/chunks)"));
+  DatatypeHandle type = chunk_row_type(H5Tget_member_index(stored.get(), "speculative") >= 0);
   if (!rows.empty()) {
     check_status(H5Dread(chunks_.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), "read /chunks");
   }

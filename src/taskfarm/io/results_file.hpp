@@ -34,6 +34,7 @@ struct ChunkRow {
   double assigned = 0.0;
   double started = 0.0;
   double finished = 0.0;
+  std::uint8_t speculative = 0;  ///< 1: a copy of a straggler's chunk tail ([schedule] speculate)
 };
 
 /// @brief One row of /failures: one failed attempt of one task.

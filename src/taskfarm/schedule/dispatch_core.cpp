@@ -44,7 +44,7 @@ void DispatchCore::reply(int worker, std::uint32_t want, std::vector<TaskRange>&
   }
 }
 
-void DispatchCore::report(const ChunkReport& report) {
+bool DispatchCore::report(const ChunkReport& report) {
   dispatcher_.observe(report);
   const auto w = static_cast<std::size_t>(report.worker);
   measured_.at(w).first += report.compute_seconds;
@@ -52,21 +52,23 @@ void DispatchCore::report(const ChunkReport& report) {
   auto& held = held_[w];
   // Reports come in the order chunks were handed out, so the match is almost always the front.
   const auto it = std::find_if(held.begin(), held.end(), [&](const Held& h) { return h.range.contains(report.range.begin); });
-  if (it == held.end()) {
-    return;  // a chunk another copy finished first
+  if (it == held.end()) {  // a chunk another copy finished first
+    return std::any_of(copies_.begin(), copies_.end(),
+                       [&](const Copy& c) { return c.holder == report.worker && c.tail == report.range; });
   }
+  const bool copy = it->copy;
   const TaskIndex n = std::min(it->left, report.range.size());
   it->left -= n;
   if (!it->copy) {
     outstanding_ -= n;
   }
   if (it->left > 0) {
-    return;
+    return copy;
   }
   const Held done = *it;
   held.erase(it);
   if (done.twin < 0) {
-    return;
+    return copy;
   }
   if (done.copy) {
     // The copy finished the tail first: the original's chunk is complete (its head came as pieces).
@@ -77,6 +79,7 @@ void DispatchCore::report(const ChunkReport& report) {
   } else {
     drop_twin(done.twin, done.range, nullptr);  // the original won: the copy's results are duplicates
   }
+  return copy;
 }
 
 void DispatchCore::drop_twin(int worker, TaskRange range, TaskIndex* outstanding_left) {
@@ -169,7 +172,7 @@ std::optional<TaskRange> DispatchCore::speculate(int idle, double now) {
   copy.twin = static_cast<int>(straggler);
   copy.copy = true;
   held_[static_cast<std::size_t>(idle)].push_back(copy);
-  copies_.push_back({tail, std::vector<bool>(tail.size(), false)});
+  copies_.push_back({tail, idle, std::vector<bool>(tail.size(), false)});
   return tail;
 }
 

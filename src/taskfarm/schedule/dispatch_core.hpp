@@ -64,7 +64,8 @@ class DispatchCore {
   /// records them as held by it. Empty when there is nothing to hand out now (see finished()).
   void reply(int worker, std::uint32_t want, std::vector<TaskRange>& out, double now = 0.0);
   /// @brief A finished chunk (or part of one): the policy learns from it, the holding shrinks.
-  void report(const ChunkReport& report);
+  /// Returns true when it was a speculative copy.
+  bool report(const ChunkReport& report);
   /// @brief Queues a failed task again, to another worker than `failed_on` when there is one.
   void retry(TaskIndex position, int failed_on) { dispatcher_.retry(position, failed_on); }
 
@@ -118,6 +119,7 @@ class DispatchCore {
   /// A speculated tail: who computes it twice, and which of its tasks have a result already.
   struct Copy {
     TaskRange tail;
+    int holder = 0;  // the worker computing the copy
     std::vector<bool> claimed;
   };
   [[nodiscard]] double seconds_per_task(std::size_t worker) const;
