@@ -28,6 +28,15 @@ Requesters flat(int remote) {
   return who;
 }
 
+constexpr std::uint8_t kDone = 1;
+constexpr std::uint8_t kFailed = 2;
+
+/// `out` gets the parts of `piece` to drop; every task in it succeeded.
+void dup(DispatchCore& core, TaskRange piece, std::vector<TaskRange>& out) {
+  const std::vector<std::uint8_t> state(piece.size(), kDone);
+  core.duplicates(piece, state, kDone, out);
+}
+
 ChunkReport done(int worker, TaskRange r) { return {worker, r, 0.001 * static_cast<double>(r.size()), 0.001, 0.0}; }
 
 std::vector<TaskRange> ask(DispatchCore& core, int worker, std::uint32_t want) {
@@ -148,13 +157,13 @@ TEST(DispatchCoreTest, a_stragglers_unreceived_tail_is_copied_to_an_idle_worker_
   core.reply(2, 1, second, 0.0);
   EXPECT_EQ(second, (std::vector<TaskRange>{{10, 20}}));
   // Worker 2 is done in 10 ms (1 ms a task); worker 1 sent the results of 0-3, then nothing.
-  std::vector<TaskRange> dup;
+  std::vector<TaskRange> dups;
   core.received(2, {10, 20});
-  core.duplicates(2, {10, 20}, dup);
+  dup(core, {10, 20}, dups);
   core.report(done(2, {10, 20}));
   core.received(1, {0, 4});
-  core.duplicates(1, {0, 4}, dup);
-  EXPECT_TRUE(dup.empty());
+  dup(core, {0, 4}, dups);
+  EXPECT_TRUE(dups.empty());
   // Expected for 10 tasks at 1 ms: 3 x 10 ms + 0.5 s. At 0.5 s worker 1 is not late yet; at 1 s it is.
   EXPECT_FALSE(core.speculate(2, 0.5));
   const auto tail = core.speculate(2, 1.0);
@@ -162,20 +171,54 @@ TEST(DispatchCoreTest, a_stragglers_unreceived_tail_is_copied_to_an_idle_worker_
   EXPECT_EQ(*tail, (TaskRange{4, 10}));  // only what has not come in
   EXPECT_FALSE(core.speculate(0, 1.0));  // one copy of a chunk
   // Worker 1 wakes up and sends 4-5 first: those are its; the copy's 4-9 then count only 6-9.
-  core.duplicates(1, {4, 6}, dup);
-  EXPECT_TRUE(dup.empty());
-  core.duplicates(2, {4, 10}, dup);
-  EXPECT_EQ(dup, (std::vector<TaskRange>{{4, 6}}));
-  dup.clear();
+  dup(core, {4, 6}, dups);
+  EXPECT_TRUE(dups.empty());
+  dup(core, {4, 10}, dups);
+  EXPECT_EQ(dups, (std::vector<TaskRange>{{4, 6}}));
+  dups.clear();
   EXPECT_FALSE(core.finished());
   EXPECT_TRUE(core.report(done(2, {4, 10})));  // the copy ends first: worker 1's chunk is complete
   EXPECT_TRUE(core.finished());
   EXPECT_EQ(core.take_superseded(), std::vector<int>{1});
   EXPECT_EQ(core.copies(), 1U);
-  core.duplicates(1, {6, 10}, dup);  // the straggler's late results are dropped
-  EXPECT_EQ(dup, (std::vector<TaskRange>{{6, 10}}));
+  dup(core, {6, 10}, dups);  // the straggler's late results are dropped
+  EXPECT_EQ(dups, (std::vector<TaskRange>{{6, 10}}));
   EXPECT_FALSE(core.report(done(1, {0, 10})));
   EXPECT_TRUE(core.finished());
+}
+
+TEST(DispatchCoreTest, a_failure_inside_a_copied_tail_claims_nothing_and_its_retry_is_accounted_alone) {
+  PolicySpec spec = spec_of(PolicyKind::fsc);
+  spec.chunk = 10;
+  DispatchCore core(spec, {{0, 20}}, flat(2));
+  core.enable_speculation();
+  ask(core, 1, 1);  // 0-9, then stalls
+  ask(core, 2, 1);  // 10-19
+  core.report(done(2, {10, 20}));
+  ASSERT_EQ(core.speculate(2, 5.0), (std::optional<TaskRange>{TaskRange{0, 10}}));
+  // The copy fails task 3: nothing dropped, nothing claimed; the task is retried (on worker 1's
+  // list, as the dispatcher routes it away from worker 2).
+  std::vector<TaskRange> dups;
+  std::vector<std::uint8_t> state(10, kDone);
+  state[3] = kFailed;
+  core.duplicates({0, 10}, state, kDone, dups);
+  EXPECT_TRUE(dups.empty());
+  core.retry(3, 2);
+  EXPECT_TRUE(core.report(done(2, {0, 10})));  // the copy's chunk: worker 1's is complete but for the retry
+  EXPECT_FALSE(core.finished());
+  const auto retry = ask(core, 1, 1);
+  ASSERT_EQ(retry, (std::vector<TaskRange>{{3, 4}}));
+  // Worker 1 wakes up and reports its old chunk 0-9: not charged to the retry it also holds.
+  core.report(done(1, {0, 10}));
+  EXPECT_FALSE(core.finished());
+  EXPECT_EQ(core.held(1), 1U);
+  // The retry's result is the first success for task 3: kept; the old chunk's task 3 is not.
+  core.duplicates({3, 4}, std::vector<std::uint8_t>{kDone}, kDone, dups);
+  EXPECT_TRUE(dups.empty());
+  core.report(done(1, {3, 4}));
+  EXPECT_TRUE(core.finished());
+  dup(core, {0, 10}, dups);
+  EXPECT_EQ(dups, (std::vector<TaskRange>{{0, 10}}));
 }
 
 TEST(DispatchCoreTest, when_the_straggler_finishes_first_the_copy_is_dropped) {

@@ -108,7 +108,8 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
       numbered_(plan.failed_before),
       writer_(file, widths_, order, options.flush_seconds, options.fsync, plan.failed_before),
       active_workers_(world.size() - 1),
-      finished_(static_cast<std::size_t>(world.size()), false) {
+      finished_(static_cast<std::size_t>(world.size()), false),
+      told_no_more_(static_cast<std::size_t>(world.size()), false) {
   if (spec.schedule.speculate) {
     core_.enable_speculation();
   }
@@ -121,7 +122,7 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
   if (core_.speculating()) {  // results of a task computed twice: the first wins
     for (const PieceView& p : decode_report(bytes, widths_).pieces) {
       core_.received(worker, p.range);
-      core_.duplicates(worker, p.range, item.skip);
+      core_.duplicates(p.range, {p.state, p.range.size()}, static_cast<std::uint8_t>(io::TaskState::done), item.skip);
     }
   }
   for (const ChunkSummary& c : decode_chunks(bytes)) {
@@ -173,6 +174,7 @@ bool Master::fill(int source, std::uint32_t want, AssignMessage& reply) {
   }
   if (reply.chunks.empty() && dispatch_finished()) {
     reply.flags |= AssignMessage::kNoMoreWork;
+    told_no_more_[static_cast<std::size_t>(source)] = true;
   }
   return !reply.chunks.empty() || (reply.flags & AssignMessage::kNoMoreWork) != 0;
 }
@@ -245,7 +247,10 @@ void Master::release_superseded() {
       return;  // the copy's results are in; the job may still need the others' work
     }
     for (const int w : core_.take_superseded()) {
-      ranks.push_back(rank_of_worker(w));
+      const int rank = rank_of_worker(w);
+      if (std::find(ranks.begin(), ranks.end(), rank) == ranks.end() && !told_no_more_[static_cast<std::size_t>(rank)]) {
+        ranks.push_back(rank);  // once; a rank told "no more work" is not stuck and leaves by itself
+      }
     }
   }
   for (const int rank : ranks) {
@@ -268,8 +273,12 @@ void Master::reclaim() {
     }
   }
   for (const schedule::Reclaim& r : asks) {
+    const int rank = rank_of_worker(r.worker);
+    if (finished_[static_cast<std::size_t>(rank)]) {
+      continue;  // it has left (its report of those chunks is on its way): nothing to ask
+    }
     const std::uint64_t words[kReclaimWords] = {r.range.begin, r.range.end};
-    world_.send(rank_of_worker(r.worker), kTagReclaim, words, kReclaimWords);
+    world_.send(rank, kTagReclaim, words, kReclaimWords);
   }
 }
 
@@ -558,7 +567,7 @@ FarmResult Master::run(RankStats& local_stats) {
         if (!waiting_.empty()) {  // only the master thread touches waiting_
           release_waiting();
         }
-        if ((!waiting_.empty() || local_idle_.load()) && !stopping_.load()) {
+        if ((!waiting_.empty() || local_idle_.load()) && !stopping_.load() && stop_requested() == 0) {
           reclaim();
         }
         ++messages_;
@@ -569,7 +578,7 @@ FarmResult Master::run(RankStats& local_stats) {
       if (!waiting_.empty()) {
         release_waiting();  // rank 0's own results may have settled what they wait for
       }
-      if ((!waiting_.empty() || local_idle_.load()) && !stopping_.load()) {
+      if ((!waiting_.empty() || local_idle_.load()) && !stopping_.load() && stop_requested() == 0) {
         reclaim();
       }
       if (core_.speculating() && !stopping_.load()) {

@@ -88,6 +88,7 @@ class Master {
 
   int active_workers_;
   std::vector<bool> finished_;  // per rank: sent its final report
+  std::vector<bool> told_no_more_;  // per rank: answered "no more work" (it leaves by itself)
   double stop_deadline_ = 0.0;
 
   std::atomic<bool> local_done_{false};

@@ -51,7 +51,10 @@ bool DispatchCore::report(const ChunkReport& report) {
   measured_[w].second += report.range.size();
   auto& held = held_[w];
   // Reports come in the order chunks were handed out, so the match is almost always the front.
-  const auto it = std::find_if(held.begin(), held.end(), [&](const Held& h) { return h.range.contains(report.range.begin); });
+  // Within one holding: a retry (a chunk of one task) must not absorb the report of a chunk around it.
+  const auto it = std::find_if(held.begin(), held.end(), [&](const Held& h) {
+    return h.range.contains(report.range.begin) && report.range.end <= h.range.end;
+  });
   if (it == held.end()) {  // a chunk another copy finished first
     return std::any_of(copies_.begin(), copies_.end(),
                        [&](const Copy& c) { return c.holder == report.worker && c.tail == report.range; });
@@ -119,15 +122,15 @@ void DispatchCore::received(int worker, TaskRange piece) {
   }
 }
 
-void DispatchCore::duplicates(int worker, TaskRange piece, std::vector<TaskRange>& out) {
-  (void)worker;
+void DispatchCore::duplicates(TaskRange piece, std::span<const std::uint8_t> state, std::uint8_t done,
+                              std::vector<TaskRange>& out) {
   for (Copy& c : copies_) {
     const TaskIndex begin = std::max(piece.begin, c.tail.begin);
     const TaskIndex end = std::min(piece.end, c.tail.end);
     for (TaskIndex p = begin; p < end; ++p) {
       const auto k = static_cast<std::size_t>(p - c.tail.begin);
       if (!c.claimed[k]) {
-        c.claimed[k] = true;
+        c.claimed[k] = state[static_cast<std::size_t>(p - piece.begin)] == done;
       } else if (!out.empty() && out.back().end == p) {
         ++out.back().end;
       } else {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -83,8 +84,10 @@ class DispatchCore {
   /// (a copy covers only what is not in yet). Speculation only.
   void received(int worker, TaskRange piece);
   /// @brief Appends to `out` the parts of `piece` whose results another copy delivered first (to be
-  /// dropped), and claims the rest for `worker`. Speculation only.
-  void duplicates(int worker, TaskRange piece, std::vector<TaskRange>& out);
+  /// dropped), and claims the tasks it brings a result for: `state[k]` is position piece.begin + k's
+  /// outcome, `done` the value of a success. A failure claims nothing (its retry, or the other copy,
+  /// may still deliver) but is dropped once a result is in. Speculation only.
+  void duplicates(TaskRange piece, std::span<const std::uint8_t> state, std::uint8_t done, std::vector<TaskRange>& out);
   /// @brief A copy for `idle` (which would otherwise wait) of the unreceived tail of the chunk (being
   /// computed or queued) held longest beyond kSpeculateFactor times its expected time (its size
   /// times its holder's measured seconds per task, else everyone's) plus kSpeculateSlack, if any.

@@ -285,6 +285,11 @@ class Simulation {
           break;
       }
     }
+    if (!masters_[0].held_requests.empty()) {
+      throw Error(fmt::format("simulate: the farm stalled with {} requests held at rank 0 (a report never reached "
+                              "it)",
+                              masters_[0].held_requests.size()));
+    }
     if (tasks_done_ != n_tasks_) {
       throw Error(fmt::format("simulate: the farm stalled with {} of {} tasks computed (a policy handed out nothing "
                               "while tasks remained)",
@@ -951,7 +956,10 @@ class Simulation {
   void after_service(int id, double leave) {
     Master& m = masters_[id];
     const bool ask = !m.root_done && !m.root_in_flight && m.pool->wants_more();
-    const bool forward = forwarding() && m.results_pending && leave - m.last_send >= kResultSeconds;
+    // Forwarded results go out a second after the last message, or at once when its root request is
+    // held at rank 0 with nothing left in its pool: rank 0 answers only once every task is reported.
+    const bool forward = forwarding() && m.results_pending &&
+                         (leave - m.last_send >= kResultSeconds || (m.root_in_flight && m.pool->empty()));
     const bool final = m.active == 0 && !m.final_sent;
     if (!ask && !forward && !final) {
       return;
