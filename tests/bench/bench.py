@@ -43,13 +43,18 @@ def simulated_makespan(taskfarm, workdir, name, text, ranks, extra=()):
     return float(re.search(r"makespan\s+([0-9.eE+-]+) s", out).group(1))
 
 
+def mpi_env():
+    """The environment for mpirun here: root allowed, more ranks than cores allowed."""
+    return dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                OMPI_MCA_rmaps_base_oversubscribe="1")
+
+
 def run_case(taskfarm, workdir, name, text, ranks, repeat, run_args=()):
     job = os.path.join(workdir, name + ".toml")
     out = os.path.join(workdir, name + ".h5")
     with open(job, "w") as f:
         f.write(text)
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1")
+    env = mpi_env()
     samples = []
     for _ in range(repeat):
         t = time.monotonic()

@@ -23,6 +23,9 @@ import tempfile
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
 WORKLOADS = {
     "lognormal-1": (4000, 'distribution = "lognormal"\nspread = 1.0'),
     "increasing": (4000, 'distribution = "increasing"'),
@@ -40,10 +43,8 @@ def run(taskfarm, ranks, policy, workload, seed, tmp):
                 f'[app]\n{app}\nmean_ms = 1.0\nseed = {seed}\nclock = "wall"\n')
     if os.path.exists(out):
         os.unlink(out)
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1")
     subprocess.run(["mpiexec", "-n", str(ranks), taskfarm, "run", job, "-o", out, "-q", "--no-fsync"],
-                   env=env, check=True, capture_output=True)
+                   env=bench.mpi_env(), check=True, capture_output=True)
     with h5py.File(out) as f:
         seconds = f["tasks/seconds"][:]
         wall = float(f.attrs["wall_seconds"])

@@ -34,10 +34,8 @@ def calibration(taskfarm, workdir, ranks, text):
         out = os.path.join(workdir, f"calibrate_{ranks}.h5")
         with open(job, "w") as f:
             f.write(text)
-        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-                   OMPI_MCA_rmaps_base_oversubscribe="1")
-        subprocess.run(["mpirun", "-n", str(ranks), taskfarm, "run", job, "-o", out, "--force", "-q"], env=env,
-                       check=True, capture_output=True)
+        subprocess.run(["mpirun", "-n", str(ranks), taskfarm, "run", job, "-o", out, "--force", "-q"],
+                       env=bench.mpi_env(), check=True, capture_output=True)
         _calibrations[ranks] = out
     return _calibrations[ranks]
 

@@ -415,6 +415,7 @@ void Master::compute_locally(RankStats& stats) {
     if (!report.empty()) {
       push();
     }
+    local_idle_.store(false);  // done for good: the MPI thread has no reclaim to make for it
   } catch (...) {
     local_error_ = std::current_exception();
     local_failed_.store(true, std::memory_order_release);
