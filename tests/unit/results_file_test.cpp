@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -12,14 +13,45 @@
 
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/io/carry_over.hpp"
+#include "taskfarm/io/fletcher32.hpp"
 #include "taskfarm/io/output_lock.hpp"
 #include "taskfarm/io/results_file.hpp"
 #include "taskfarm/io/task_write_buffer.hpp"
 #include "taskfarm/io/task_state_log.hpp"
 #include "taskfarm/job/input_file.hpp"
 
+// HDF5's own checksum routine (src/H5checksum.c): exported by libhdf5, not declared in its
+// public headers. The reference our fletcher32() must equal bit for bit.
+extern "C" std::uint32_t H5_checksum_fletcher32(const void* data, std::size_t len);
+
 namespace taskfarm::io {
 namespace {
+
+TEST(Fletcher32Test, equals_hdf5s_checksum_for_every_length_and_extreme_bytes) {
+  std::mt19937_64 rng(11);
+  std::vector<std::byte> data(3 * 360 * 2 + 9);
+  for (const int fill : {0x00, 0xff, -1}) {  // all zero, all ones (the sums' largest values), random
+    for (auto& b : data) {
+      b = static_cast<std::byte>(fill >= 0 ? fill : static_cast<int>(rng() & 0xff));
+    }
+    for (std::size_t len = 1; len <= data.size(); ++len) {  // odd lengths, block edges, lane tails
+      ASSERT_EQ(fletcher32({data.data(), len}), H5_checksum_fletcher32(data.data(), len)) << "length " << len;
+    }
+  }
+  std::vector<std::byte> chunk(1 << 20);  // a chunk of the size taskfarm writes
+  for (auto& b : chunk) {
+    b = static_cast<std::byte>(rng() & 0xff);
+  }
+  EXPECT_EQ(fletcher32(chunk), H5_checksum_fletcher32(chunk.data(), chunk.size()));
+}
+
+TEST(Fletcher32Test, matches_a_hand_computed_value) {
+  // Words 0x0102, 0x0304: sum1 = 0x0406, sum2 = 0x0102 + 0x0406 = 0x0508; odd byte 0x05 adds 0x0500.
+  const std::byte four[] = {std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};
+  EXPECT_EQ(fletcher32(four), 0x05080406U);
+  const std::byte five[] = {std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}, std::byte{5}};
+  EXPECT_EQ(fletcher32(five), ((0x0508U + 0x0906U) << 16) | 0x0906U);
+}
 
 class ResultsFileTest : public ::testing::Test {
  protected:
@@ -173,6 +205,48 @@ TEST_F(ResultsFileTest, write_buffer_writes_in_order_ranges_once_per_window) {
   buffer.flush();
   // One H5Dwrite per column per full window, not one per task.
   EXPECT_EQ(buffer.hdf5_writes(), 5 * ((4096 + rows - 1) / rows));
+}
+
+TEST_F(ResultsFileTest, whole_chunks_written_raw_read_back_with_their_checksums) {
+  const TaskIndex n = 2 * 65536 + 1234;  // 65536 rows a chunk here: the last chunk is partly past the end
+  {
+    ResultsFile f = make(n);
+    const TaskIndex rows = f.chunk_rows();
+    ASSERT_LT(rows, n);
+    EXPECT_TRUE(f.writes_whole_chunks(0));
+    EXPECT_TRUE(f.writes_whole_chunks(f.seconds_column()));
+    // A chunk first written in part through HDF5's chunk cache, then whole: the whole one wins
+    // (H5Dwrite_chunk drops the cached copy instead of flushing it over the new chunk later).
+    const double stale[] = {-1.0, -2.0};
+    f.write_tasks(1, {rows + 3, rows + 5}, stale);
+    for (TaskIndex first = 0; first < n; first += rows) {
+      std::vector<std::byte> vec(rows * 12 + 4);
+      std::vector<std::byte> x(rows * 8 + 4);
+      for (TaskIndex k = 0; k < rows && first + k < n; ++k) {
+        const std::uint32_t v[3] = {static_cast<std::uint32_t>(first + k), 7, static_cast<std::uint32_t>(3 * (first + k))};
+        std::memcpy(vec.data() + 12 * k, v, 12);
+        const double d = 0.25 * static_cast<double>(first + k);
+        std::memcpy(x.data() + 8 * k, &d, 8);
+      }
+      f.write_chunk(0, first, vec);
+      f.write_chunk(1, first, x);
+    }
+    std::vector<std::byte> spare(rows * 8 + 4);
+    EXPECT_THROW(f.write_chunk(1, 1, spare), Error);  // not on a chunk edge
+    EXPECT_THROW(f.write_chunk(1, 0, std::span(spare).first(rows * 8)), Error);  // no room for the checksum
+  }
+  const ResultsFile f = ResultsFile::open(dir_ / "out.h5");
+  EXPECT_TRUE(f.find_damage().empty());
+  std::vector<std::uint32_t> vec(3 * n);
+  std::vector<double> x(n);
+  f.read_tasks(0, {0, n}, vec.data());
+  f.read_tasks(1, {0, n}, x.data());
+  for (TaskIndex t = 0; t < n; ++t) {
+    ASSERT_EQ(vec[3 * t], t);
+    ASSERT_EQ(vec[3 * t + 1], 7U);
+    ASSERT_EQ(vec[3 * t + 2], 3 * t);
+    ASSERT_EQ(x[t], 0.25 * static_cast<double>(t)) << "task " << t;
+  }
 }
 
 /// XORs a few bytes in the middle of chunk `index` of `dataset`, found with HDF5's chunk query.

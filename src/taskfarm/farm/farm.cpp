@@ -20,10 +20,6 @@
 
 namespace taskfarm::farm {
 
-namespace {
-
-/// Waits until every rank has got here, sleeping between polls: a rank that finishes first must not
-/// spin in a blocking collective (Open MPI polls) on a core rank 0's writer needs for its last flush.
 void quiet_barrier(const boost::mpi::communicator& world) {
   MPI_Request request = MPI_REQUEST_NULL;
   MPI_Ibarrier(world, &request);
@@ -37,8 +33,6 @@ void quiet_barrier(const boost::mpi::communicator& world) {
     backoff.idle();
   }
 }
-
-}  // namespace
 
 std::vector<std::size_t> field_bytes(const app::Kernel& kernel) {
   std::vector<std::size_t> out;
@@ -126,6 +120,7 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
       file->flush();
     }
   }
+  quiet_barrier(world);  // while rank 0 counts the file's states and seals it
   boost::mpi::broadcast(world, result, 0);
   return result;
 }

@@ -24,6 +24,11 @@ FarmResult run_farm(const boost::mpi::communicator& world, const job::JobSpec& s
                     const std::vector<app::Kernel*>& kernels, io::ResultsFile* file, const FarmOptions& options,
                     const FarmPlan& plan);
 
+/// @brief Waits until every rank of `world` has got here, sleeping between polls (collective). Open
+/// MPI's blocking collectives spin: a rank waiting while rank 0 creates the output or closes it
+/// would take a core that rank 0 needs whenever ranks share cores.
+void quiet_barrier(const boost::mpi::communicator& world);
+
 /// @brief Kernel field widths in bytes per task, as the wire format needs them.
 std::vector<std::size_t> field_bytes(const app::Kernel& kernel);
 

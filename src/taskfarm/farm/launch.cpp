@@ -138,6 +138,7 @@ int launch(const std::function<Prepared(int n_ranks)>& prepare, const FarmOption
       message.code = static_cast<int>(ExitCode::internal);
     }
   }
+  quiet_barrier(world);  // while rank 0 checks the job and creates the output (seconds at 10^8 tasks)
   boost::mpi::broadcast(world, message, 0);
   if (message.code != 0) {
     if (world.rank() == 0) {

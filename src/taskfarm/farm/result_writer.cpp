@@ -193,16 +193,16 @@ std::uint64_t ResultWriter::put_run(const PieceView& piece, const job::TaskOrder
   columns_[nf] = reinterpret_cast<const std::byte*>(rank_fill_.data());
   columns_[nf + 1] = reinterpret_cast<const std::byte*>(seconds);
   if (attempts) {  // the runs of each task so far: its failed attempts, and this one if it succeeded
+    constexpr auto kDone = static_cast<std::uint8_t>(io::TaskState::done);
     attempts_fill_.resize(n);
     for (TaskIndex j = 0; j < n; ++j) {
-      std::uint32_t failed = 0;
-      if (!failed_attempts_.empty()) {
-        const TaskIndex position = run.descending ? run.position + (n - 1 - j) : run.position + j;
-        if (const auto it = failed_attempts_.find(position); it != failed_attempts_.end()) {
-          failed = it->second;
-        }
-      }
-      attempts_fill_[j] = failed + (state[j] == static_cast<std::uint8_t>(io::TaskState::done) ? 1 : 0);
+      attempts_fill_[j] = state[j] == kDone ? 1 : 0;
+    }
+    // Tasks that failed before (a retry, or a resumed job's): few, found by range, not per task.
+    for (auto it = failed_attempts_.lower_bound(run.position); it != failed_attempts_.end() && it->first < run.position + n;
+         ++it) {
+      const TaskIndex k = it->first - run.position;
+      attempts_fill_[run.descending ? n - 1 - k : k] += it->second;
     }
     columns_[nf + 2] = reinterpret_cast<const std::byte*>(attempts_fill_.data());
   }
@@ -222,6 +222,8 @@ std::uint64_t ResultWriter::put_run(const PieceView& piece, const job::TaskOrder
     done += e - k;
     for (TaskIndex j = k; j < e; ++j) {  // the live view: busy time and the slowest tasks
       scratch_busy_ += seconds[j];
+    }
+    for (TaskIndex j = k; j < e; ++j) {
       io::LiveStatus::keep_slowest(scratch_slowest_, {tasks.begin + j, seconds[j]});
     }
     k = e;

@@ -1,6 +1,7 @@
 #include "taskfarm/io/results_file.hpp"
 
 #include "taskfarm/io/live_status.hpp"
+#include "taskfarm/io/fletcher32.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -408,6 +409,7 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
     rf.columns_.push_back(std::move(col));
   }
 
+  rf.find_whole_chunk_columns();
   if (options.params != nullptr && !options.params->empty()) {
     write_params(f, *options.params, options.n_tasks, options.cancelled);
   }
@@ -584,6 +586,7 @@ ResultsFile ResultsFile::open(const std::filesystem::path& path, bool writable) 
       }
       rf.columns_.push_back(std::move(col));
     }
+    rf.find_whole_chunk_columns();
     rf.chunks_ = DatasetHandle(check_id(H5Dopen2(id, "chunks", H5P_DEFAULT), "open /chunks"));
     rf.failures_ = DatasetHandle(check_id(H5Dopen2(id, "failures", H5P_DEFAULT), "open /failures"));
   } catch (const H5Error& e) {
@@ -612,6 +615,41 @@ void ResultsFile::write_tasks(std::size_t column, TaskRange range, const void* d
   check_status(H5Dwrite(col.dataset.get(), col.type.get(), mem_space.get(), file_space.get(),
                         H5P_DEFAULT, data),
                fmt::format("write {} [{}, {})", col.path, range.begin, range.end));
+}
+
+void ResultsFile::find_whole_chunk_columns() {
+  for (Column& col : columns_) {
+    PropListHandle dcpl(check_id(H5Dget_create_plist(col.dataset.get()), "H5Dget_create_plist"));
+    DatatypeHandle stored(check_id(H5Dget_type(col.dataset.get()), "H5Dget_type"));
+    const std::vector<std::uint64_t> shape = stored_shape(col.spec);
+    std::vector<hsize_t> chunk(shape.size() + 1);
+    bool whole = H5Pget_nfilters(dcpl.get()) == 1 &&
+                 H5Pget_filter2(dcpl.get(), 0, nullptr, nullptr, nullptr, 0, nullptr, nullptr) == H5Z_FILTER_FLETCHER32 &&
+                 H5Tequal(stored.get(), col.type.get()) > 0 &&
+                 H5Pget_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()) == static_cast<int>(chunk.size()) &&
+                 chunk[0] == chunk_rows_;
+    for (std::size_t k = 0; whole && k < shape.size(); ++k) {
+      whole = chunk[k + 1] == shape[k];  // a chunk holds whole rows: its bytes are rows x column_bytes
+    }
+    col.whole_chunks = whole;
+  }
+}
+
+void ResultsFile::write_chunk(std::size_t column, TaskIndex first, std::span<std::byte> chunk) {
+  const Column& col = columns_.at(column);
+  const std::size_t bytes = chunk_rows_ * col.bytes;
+  if (!col.whole_chunks || first % chunk_rows_ != 0 || first >= n_tasks_ || chunk.size() != bytes + 4) {
+    throw Error(fmt::format("write_chunk {} at task {}: not a whole chunk of this column", col.path, first));
+  }
+  // The filter stores the checksum after the data, little-endian (H5Zfletcher32.c: UINT32ENCODE).
+  const std::uint32_t sum = fletcher32(chunk.first(bytes));
+  for (std::size_t k = 0; k < 4; ++k) {
+    chunk[bytes + k] = static_cast<std::byte>((sum >> (8 * k)) & 0xff);
+  }
+  std::vector<hsize_t> offset(stored_shape(col.spec).size() + 1, 0);
+  offset[0] = first;
+  check_status(H5Dwrite_chunk(col.dataset.get(), H5P_DEFAULT, 0, offset.data(), chunk.size(), chunk.data()),
+               fmt::format("write {} [{}, {})", col.path, first, std::min(n_tasks_, first + chunk_rows_)));
 }
 
 void ResultsFile::read_tasks(std::size_t column, TaskRange range, void* data) const {

@@ -130,6 +130,14 @@ class ResultsFile {
 
   /// @brief Writes tasks `range` of one column from `data` (range.size() * column_bytes bytes).
   void write_tasks(std::size_t column, TaskRange range, const void* data);
+  /// @brief True when write_chunk() can write `column`: its only filter is the Fletcher32 checksum
+  /// and it is stored as it is held in memory (every numeric column taskfarm creates; not text).
+  [[nodiscard]] bool writes_whole_chunks(std::size_t column) const { return columns_.at(column).whole_chunks; }
+  /// @brief Writes the chunk of `column` that starts at task `first` (a multiple of chunk_rows())
+  /// as it is stored: `chunk` holds chunk_rows() tasks of the column (tasks past n_tasks() zero),
+  /// then 4 bytes that this call fills with the checksum. One H5Dwrite_chunk: the bytes are not
+  /// copied into HDF5's chunk cache nor into its filter's buffer (write_tasks copies them twice).
+  void write_chunk(std::size_t column, TaskIndex first, std::span<std::byte> chunk);
   /// @brief Reads tasks `range` of one column into `data`.
   void read_tasks(std::size_t column, TaskRange range, void* data) const;
 
@@ -163,9 +171,12 @@ class ResultsFile {
     std::size_t bytes = 0;
     DatasetHandle dataset;
     DatatypeHandle type;  ///< the element type in memory and on disk (a text field's fixed-length string)
+    bool whole_chunks = false;  ///< see writes_whole_chunks()
   };
   ResultsFile() = default;
   void open_tables();
+  /// Sets each column's whole_chunks, from its dataset's creation properties.
+  void find_whole_chunk_columns();
 
   FileHandle file_;
   OutputLock lock_;  // writable files only

@@ -12,6 +12,7 @@ TaskWriteBuffer::TaskWriteBuffer(ResultsFile& file, std::vector<std::size_t> col
       max_open_(std::max<std::size_t>(1, max_open_windows)) {
   for (std::size_t c : columns_) {
     bytes_.push_back(file_.column_bytes(c));
+    whole_.push_back(file_.writes_whole_chunks(c));
   }
 }
 
@@ -22,13 +23,6 @@ void TaskWriteBuffer::put(TaskRange range, std::span<const std::byte* const> dat
     const TaskRange part = wr.intersect(range);
     const TaskIndex offset = part.begin - range.begin;
     auto it = open_.find(wi);
-    if (part == wr && it == open_.end()) {
-      for (std::size_t c = 0; c < ncol; ++c) {
-        file_.write_tasks(columns_[c], part, data[c] + offset * bytes_[c]);
-      }
-      writes_ += ncol;
-      continue;
-    }
     if (it == open_.end()) {
       Window w;
       if (!spare_.empty()) {  // reuse a written window's memory: no page faults, no zero fill
@@ -39,7 +33,13 @@ void TaskWriteBuffer::put(TaskRange range, std::span<const std::byte* const> dat
       w.count = 0;
       w.columns.resize(ncol);
       for (std::size_t c = 0; c < ncol; ++c) {
-        w.columns[c].resize(wr.size() * bytes_[c]);
+        // A whole chunk as stored: all rows (the last window's rows past n_tasks zero, so the file
+        // is the same whatever the memory held), then room for its checksum.
+        w.columns[c].resize(whole_[c] ? rows_ * bytes_[c] + 4 : wr.size() * bytes_[c]);
+        if (whole_[c] && wr.size() < rows_) {
+          std::fill(w.columns[c].begin() + static_cast<std::ptrdiff_t>(wr.size() * bytes_[c]), w.columns[c].end(),
+                    std::byte{0});
+        }
       }
       w.have.assign(wr.size(), 0);
       it = open_.emplace(wi, std::move(w)).first;
@@ -72,8 +72,19 @@ void TaskWriteBuffer::retire(std::map<TaskIndex, Window>::iterator it) {
   open_.erase(it);
 }
 
-void TaskWriteBuffer::write_runs(const Window& w) {
+void TaskWriteBuffer::write_runs(Window& w) {
   const std::size_t n = w.range.size();
+  if (w.count == n) {  // complete: each column in one write, whole chunks as they are stored
+    for (std::size_t c = 0; c < w.columns.size(); ++c) {
+      if (whole_[c]) {
+        file_.write_chunk(columns_[c], w.range.begin, w.columns[c]);
+      } else {
+        file_.write_tasks(columns_[c], w.range, w.columns[c].data());
+      }
+    }
+    writes_ += w.columns.size();
+    return;
+  }
   for (std::size_t i = 0; i < n;) {
     if (w.have[i] == 0) {
       ++i;
@@ -93,7 +104,7 @@ void TaskWriteBuffer::write_runs(const Window& w) {
 }
 
 void TaskWriteBuffer::flush() {
-  for (const auto& [wi, w] : open_) {
+  for (auto& [wi, w] : open_) {
     write_runs(w);
   }
   open_.clear();

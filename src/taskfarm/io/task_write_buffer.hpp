@@ -15,8 +15,8 @@ namespace taskfarm::io {
 ///
 /// Results arrive as many small ranges (chunks of 1 under self-scheduling) in nearly increasing
 /// order. Writing each one with its own H5Dwrite would cost microseconds per task; instead tasks are
-/// gathered in windows aligned to the file's chunk rows and a window is written once it is full.
-/// Ranges that cover whole windows are written straight from the caller's memory. Memory is bounded:
+/// gathered in windows aligned to the file's chunk rows and a window is written once it is full,
+/// a numeric column as one whole stored chunk (ResultsFile::write_chunk). Memory is bounded:
 /// beyond `max_open_windows` the oldest window is written partially.
 class TaskWriteBuffer {
  public:
@@ -39,7 +39,8 @@ class TaskWriteBuffer {
     std::vector<std::uint8_t> have;  // task received?
     TaskIndex count = 0;
   };
-  void write_runs(const Window& w);
+  /// Writes what a window holds: a complete one whole, a partial one run by run.
+  void write_runs(Window& w);
   /// Forgets a written window, keeping its memory for the next one.
   void retire(std::map<TaskIndex, Window>::iterator it);
 
@@ -48,6 +49,7 @@ class TaskWriteBuffer {
   ResultsFile& file_;
   std::vector<std::size_t> columns_;
   std::vector<std::size_t> bytes_;
+  std::vector<bool> whole_;  // by column: ResultsFile::writes_whole_chunks
   TaskIndex rows_;
   std::size_t max_open_;
   std::map<TaskIndex, Window> open_;  // keyed by window number
