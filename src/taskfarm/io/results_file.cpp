@@ -199,6 +199,20 @@ std::optional<ElementType> element_type_of(hid_t type) {
 }
 
 
+/// Writes one whole chunk of `dataset` (whose only filter is Fletcher32) as it is stored: `chunk` holds
+/// the chunk's bytes, then 4 bytes this fills with their checksum, little-endian after the data as
+/// HDF5's filter stores it (H5Zfletcher32.c). One H5Dwrite_chunk: no copy into HDF5's chunk cache,
+/// none into its filter's buffer, and a checksum 2-4x faster than HDF5's.
+void write_raw_chunk(hid_t dataset, std::span<const hsize_t> offset, std::span<std::byte> chunk,
+                     const std::string& what) {
+  const std::size_t bytes = chunk.size() - 4;
+  const std::uint32_t sum = fletcher32(chunk.first(bytes));
+  for (std::size_t k = 0; k < 4; ++k) {
+    chunk[bytes + k] = static_cast<std::byte>((sum >> (8 * k)) & 0xff);
+  }
+  check_status(H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, offset.data(), chunk.size(), chunk.data()), what);
+}
+
 void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks,
                   const std::function<bool()>& cancelled) {
   GroupHandle group = create_group(file, "params", true);
@@ -233,6 +247,7 @@ void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks,
     std::vector<std::int64_t> ints;
     std::vector<double> reals;
     std::vector<const char*> texts;
+    std::vector<std::byte> raw;
     for (TaskIndex b = 0; b < n_tasks; b += kBlock) {
       if (cancelled && cancelled()) {
         throw Interrupted("stopped by a signal while writing /params");
@@ -262,8 +277,15 @@ void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks,
           data = texts.data();
           break;
       }
-      DataspaceHandle file_space(check_id(H5Dget_space(ds.get()), "H5Dget_space"));
       const hsize_t start = b;
+      if (axis.kind() != job::Axis::Kind::text) {  // 8-byte numbers: whole chunks, as stored
+        constexpr std::size_t kWidth = 8;
+        raw.assign(chunk[0] * kWidth + 4, std::byte{0});  // rows past n_tasks stay zero
+        std::memcpy(raw.data(), data, count * kWidth);
+        write_raw_chunk(ds.get(), {&start, 1}, raw, "write /params/" + axis.name());
+        continue;
+      }
+      DataspaceHandle file_space(check_id(H5Dget_space(ds.get()), "H5Dget_space"));
       check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr), "select");
       DataspaceHandle mem_space(check_id(H5Screate_simple(1, &count, nullptr), "H5Screate_simple"));
       check_status(H5Dwrite(ds.get(), type, mem_space.get(), file_space.get(), H5P_DEFAULT, data),
@@ -641,15 +663,10 @@ void ResultsFile::write_chunk(std::size_t column, TaskIndex first, std::span<std
   if (!col.whole_chunks || first % chunk_rows_ != 0 || first >= n_tasks_ || chunk.size() != bytes + 4) {
     throw Error(fmt::format("write_chunk {} at task {}: not a whole chunk of this column", col.path, first));
   }
-  // The filter stores the checksum after the data, little-endian (H5Zfletcher32.c: UINT32ENCODE).
-  const std::uint32_t sum = fletcher32(chunk.first(bytes));
-  for (std::size_t k = 0; k < 4; ++k) {
-    chunk[bytes + k] = static_cast<std::byte>((sum >> (8 * k)) & 0xff);
-  }
   std::vector<hsize_t> offset(stored_shape(col.spec).size() + 1, 0);
   offset[0] = first;
-  check_status(H5Dwrite_chunk(col.dataset.get(), H5P_DEFAULT, 0, offset.data(), chunk.size(), chunk.data()),
-               fmt::format("write {} [{}, {})", col.path, first, std::min(n_tasks_, first + chunk_rows_)));
+  write_raw_chunk(col.dataset.get(), offset, chunk,
+                  fmt::format("write {} [{}, {})", col.path, first, std::min(n_tasks_, first + chunk_rows_)));
 }
 
 void ResultsFile::read_tasks(std::size_t column, TaskRange range, void* data) const {

@@ -49,11 +49,11 @@ void TaskWriteBuffer::put(TaskRange range, std::span<const std::byte* const> dat
       const std::size_t b = bytes_[c];
       std::memcpy(w.columns[c].data() + (part.begin - wr.begin) * b, data[c] + offset * b, part.size() * b);
     }
-    for (TaskIndex t = part.begin; t < part.end; ++t) {
-      std::uint8_t& h = w.have[t - wr.begin];
-      w.count += h == 0 ? 1 : 0;
-      h = 1;
-    }
+    // Tasks new to the window (a retried task may come twice), then all marked: two vector passes.
+    const auto have = w.have.begin() + static_cast<std::ptrdiff_t>(part.begin - wr.begin);
+    const auto have_end = have + static_cast<std::ptrdiff_t>(part.size());
+    w.count += static_cast<TaskIndex>(std::count(have, have_end, std::uint8_t{0}));
+    std::fill(have, have_end, std::uint8_t{1});
     if (w.count == wr.size()) {
       write_runs(w);
       retire(it);
