@@ -25,8 +25,10 @@ from pathlib import Path
 
 import h5py
 
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (mpi_env)
+
+ENV = bench.mpi_env()
 
 
 def timed(args, cwd, **kw):

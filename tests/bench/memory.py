@@ -15,6 +15,9 @@ import tempfile
 
 import h5py
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (mpi_env)
+
 
 def main():
     p = argparse.ArgumentParser()
@@ -23,8 +26,7 @@ def main():
     p.add_argument("--ranks", type=int, default=2)
     p.add_argument("--policy", default="fac2")
     args = p.parse_args()
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1")
+    env = bench.mpi_env()
     rows = []
     with tempfile.TemporaryDirectory(prefix="taskfarm-memory-") as tmp:
         for power in [int(x) for x in args.sizes.split(",")]:
