@@ -52,10 +52,20 @@ ResultWriter::~ResultWriter() {
 void ResultWriter::push(WriterItem item) {
   std::unique_lock lock(mutex_);
   cv_.wait(lock, [&] { return queued_bytes_ < max_queue_bytes_ || failed(); });
-  queued_bytes_ += item.report.size();
+  queued_bytes_ += item.report.capacity();  // the memory it holds, not only what it says
   queue_.push_back(std::move(item));
   lock.unlock();
   cv_.notify_all();
+}
+
+std::vector<std::byte> ResultWriter::take_buffer() {
+  std::lock_guard lock(mutex_);
+  if (spare_buffers_.empty()) {
+    return {};
+  }
+  std::vector<std::byte> b = std::move(spare_buffers_.back());
+  spare_buffers_.pop_back();
+  return b;
 }
 
 void ResultWriter::finish() {
@@ -86,12 +96,17 @@ void ResultWriter::loop() {
         if (!queue_.empty()) {
           item = std::move(queue_.front());
           queue_.pop_front();
-          queued_bytes_ -= item.report.size();
+          queued_bytes_ -= item.report.capacity();
         }
       }
       cv_.notify_all();  // wakes a push() waiting for room
       if (!item.report.empty()) {
         consume(item);
+        item.report.clear();
+        std::lock_guard lock(mutex_);
+        if (spare_buffers_.size() < kSpareBuffers) {
+          spare_buffers_.push_back(std::move(item.report));
+        }
       }
       if (now_seconds() - last_flush >= flush_seconds_) {
         flush_all();

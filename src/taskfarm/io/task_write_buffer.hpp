@@ -44,7 +44,7 @@ class TaskWriteBuffer {
   /// Forgets a written window, keeping its memory for the next one.
   void retire(std::map<TaskIndex, Window>::iterator it);
 
-  static constexpr std::size_t kSpareWindows = 4;
+  static constexpr std::size_t kSpareWindows = 1;
 
   ResultsFile& file_;
   std::vector<std::size_t> columns_;
