@@ -349,7 +349,6 @@ void Master::compute_locally(RankStats& stats) {
         std::lock_guard lock(dispatch_mutex_);  // accounted and queued in one step (see serve)
         writer_.push(account(0, report.take(0, 0)));
       }
-      report.recycle(writer_.take_buffer());  // the next report's memory, from one already written
       last_push = now_seconds();
     };
     for (;;) {
@@ -561,7 +560,6 @@ FarmResult Master::run(RankStats& local_stats) {
       if (auto status = world_.iprobe(boost::mpi::any_source, kTagReport)) {
         const double taken_up = now_seconds();
         const int count = status->count<char>().value_or(0);
-        buffer = writer_.take_buffer();
         buffer.resize(static_cast<std::size_t>(count));
         world_.recv(status->source(), kTagReport, reinterpret_cast<char*>(buffer.data()), count);
         serve(status->source(), std::move(buffer));

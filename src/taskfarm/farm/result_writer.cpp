@@ -58,16 +58,6 @@ void ResultWriter::push(WriterItem item) {
   cv_.notify_all();
 }
 
-std::vector<std::byte> ResultWriter::take_buffer() {
-  std::lock_guard lock(mutex_);
-  if (spare_buffers_.empty()) {
-    return {};
-  }
-  std::vector<std::byte> b = std::move(spare_buffers_.back());
-  spare_buffers_.pop_back();
-  return b;
-}
-
 void ResultWriter::finish() {
   {
     std::lock_guard lock(mutex_);
@@ -102,11 +92,6 @@ void ResultWriter::loop() {
       cv_.notify_all();  // wakes a push() waiting for room
       if (!item.report.empty()) {
         consume(item);
-        item.report.clear();
-        std::lock_guard lock(mutex_);
-        if (spare_buffers_.size() < kSpareBuffers) {
-          spare_buffers_.push_back(std::move(item.report));
-        }
       }
       if (now_seconds() - last_flush >= flush_seconds_) {
         flush_all();

@@ -59,10 +59,6 @@ class ResultWriter {
 
   /// @brief Queues a report.
   void push(WriterItem item);
-  /// @brief An empty buffer for the next report, holding the memory of one the writer is done with
-  /// when there is one: rank 0 reuses a few megabyte buffers instead of allocating one per report
-  /// (glibc keeps freed blocks of that size resident, so its RSS grew for the first seconds of a run).
-  [[nodiscard]] std::vector<std::byte> take_buffer();
   /// @brief Writes everything queued, flushes the file and stops the thread; rethrows its error.
   void finish();
   /// @brief The thread's error, if it died (the master checks this while it waits).
@@ -95,8 +91,6 @@ class ResultWriter {
   std::condition_variable cv_;
   std::deque<WriterItem> queue_;
   std::size_t queued_bytes_ = 0;
-  std::vector<std::vector<std::byte>> spare_buffers_;  // consumed reports' memory, for take_buffer()
-  static constexpr std::size_t kSpareBuffers = 2;
   bool closing_ = false;
 
   std::vector<io::ChunkRow> chunk_rows_;
