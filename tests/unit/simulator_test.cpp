@@ -727,6 +727,50 @@ mean_ms = 1.0
                                "runs since issue 12, for runs whose rank 0 took up messages)");
 }
 
+TEST_F(SimulateCommandTest, takes_rank_0s_measured_slowdown_from_an_earlier_synthetic_run) {
+  // The earlier run: 4 tasks of 1 ms drawn cost on 2 ranks; rank 0 took 1.5 ms for each of its
+  // tasks, rank 1 1 ms: rank 0 computed 1.5x slower. Simulating with it must give what the synthetic
+  // app's own slow_ranks = [0], slowdown = 1.5 gives with the same service time.
+  const std::string text = R"([job]
+app = "synthetic"
+[schedule]
+policy = "static"
+[params]
+task = { range = [0, 4] }
+[app]
+distribution = "constant"
+mean_ms = 1.0
+)";
+  const std::string job = write("job.toml", text);
+  const std::string out_h5 = (dir_ / "run.h5").string();
+  {
+    io::ResultsFile::CreateOptions o;
+    o.path = out_h5;
+    o.n_tasks = 4;
+    io::ResultsFile f = io::ResultsFile::create(o);
+    f.set_attribute("job_spec", text);
+    f.set_attribute("n_ranks", std::int64_t{2});
+    f.set_attribute("master_messages", std::int64_t{40});
+    f.set_attribute("master_service_seconds", 4e-3);
+    const std::uint8_t done[] = {1, 1, 1, 1};
+    const std::int32_t rank[] = {0, 0, 1, 1};
+    const double seconds[] = {1.5e-3, 1.5e-3, 1e-3, 1e-3};
+    f.write_tasks(f.state_column(), {0, 4}, done);
+    f.write_tasks(f.rank_column(), {0, 4}, rank);
+    f.write_tasks(f.seconds_column(), {0, 4}, seconds);
+  }
+  const std::string measured = simulate({job, "--ranks", "2", "--service-from", out_h5, "--latency-us", "0"});
+  EXPECT_NE(measured.find("  rank 0     computes 1.5x slower than the others"), std::string::npos) << measured;
+  const std::string slow = write("slow.toml", text + "slow_ranks = [0]\nslowdown = 1.5\n");
+  const std::string given = simulate({slow, "--ranks", "2", "--service-us", "100", "--latency-us", "0"});
+  const auto makespan = [](const std::string& out) { return out.substr(out.find("  makespan"), 40); };
+  EXPECT_EQ(makespan(measured), makespan(given));
+  // Ranks that outnumber the cores: who was slower was the sharing's doing, which --cores models.
+  const std::string shared =
+      simulate({job, "--ranks", "2", "--service-from", out_h5, "--latency-us", "0", "--cores", "1"});
+  EXPECT_EQ(shared.find("  rank 0     computes"), std::string::npos) << shared;
+}
+
 TEST_F(SimulateCommandTest, bad_input_is_one_line) {
   const std::string job = write("job.toml", "[job]\napp = \"synthetic\"\n[params]\ntask = { range = [0, 10] }\n");
   EXPECT_EQ(simulate({job, "--ranks", "4", "--prefetch", "soon"}),

@@ -116,6 +116,54 @@ std::vector<double> synthetic_speeds(const job::JobSpec& spec, int ranks) {
   return speed;
 }
 
+/// How much slower rank 0 computed than the other ranks in an earlier run of a synthetic job (whose
+/// drawn task costs are known): (measured / drawn seconds on rank 0) over (the same on the others).
+/// Rank 0's compute thread shares its cores with the dispatch and writer threads; the simulator
+/// models their messages, not the CPU they take. Nothing when the run was not synthetic, when one side
+/// computed no task, or when its ranks outnumbered `cores` (0: a core each): then how the ranks shared
+/// the cores decided who was slower, which --cores models itself.
+std::optional<double> measured_rank0_slowdown(const std::string& path, double cores) {
+  const io::ResultsFile file = io::ResultsFile::open(path);
+  const auto text = file.attribute("job_spec");
+  if (!text || !std::holds_alternative<std::string>(*text)) {
+    return std::nullopt;
+  }
+  const job::JobSpec spec = job::parse_job(std::get<std::string>(*text), path);
+  const auto ranks = file.attribute("n_ranks");
+  if (spec.app != "synthetic" || !ranks || !std::holds_alternative<std::int64_t>(*ranks) ||
+      spec.params.size() != file.n_tasks() ||
+      (cores > 0 && static_cast<double>(std::get<std::int64_t>(*ranks)) > cores)) {
+    return std::nullopt;
+  }
+  const schedule::TaskCost cost = synthetic_costs(spec);
+  const std::vector<double> speed = synthetic_speeds(spec, static_cast<int>(std::get<std::int64_t>(*ranks)));
+  double measured[2] = {0.0, 0.0};  // rank 0, the others
+  double drawn[2] = {0.0, 0.0};
+  constexpr TaskIndex kBlock = TaskIndex{1} << 16;
+  std::vector<std::uint8_t> state(kBlock);
+  std::vector<std::int32_t> rank(kBlock);
+  std::vector<double> seconds(kBlock);
+  for (TaskIndex b = 0; b < file.n_tasks(); b += kBlock) {
+    const TaskRange r{b, std::min(file.n_tasks(), b + kBlock)};
+    file.read_tasks(file.state_column(), r, state.data());
+    file.read_tasks(file.rank_column(), r, rank.data());
+    file.read_tasks(file.seconds_column(), r, seconds.data());
+    for (TaskIndex i = 0; i < r.size(); ++i) {
+      if (state[i] != static_cast<std::uint8_t>(io::TaskState::done) || rank[i] < 0) {
+        continue;
+      }
+      const auto who = static_cast<std::size_t>(rank[i]);
+      const int side = rank[i] == 0 ? 0 : 1;
+      measured[side] += seconds[i];
+      drawn[side] += cost(r.begin + i) * (who < speed.size() ? speed[who] : 1.0);
+    }
+  }
+  if (drawn[0] <= 0.0 || drawn[1] <= 0.0 || measured[0] <= 0.0 || measured[1] <= 0.0) {
+    return std::nullopt;
+  }
+  return (measured[0] / drawn[0]) / (measured[1] / drawn[1]);
+}
+
 void apply_prefetch(const std::string& text, std::uint32_t job_prefetch, schedule::SimConfig& config) {
   if (text.empty()) {
     config.prefetch = job_prefetch == 0 ? schedule::SimPrefetch::automatic : schedule::SimPrefetch::fixed;
@@ -207,6 +255,14 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
   if (spec.app == "synthetic") {
     config.speed = synthetic_speeds(spec, args.ranks);
   }
+  std::optional<double> rank0_slowdown;
+  if (!args.service_from.empty() && config.master_computes && (args.cores <= 0 || args.ranks <= args.cores)) {
+    rank0_slowdown = measured_rank0_slowdown(args.service_from, args.cores);
+    if (rank0_slowdown) {
+      config.speed.resize(static_cast<std::size_t>(args.ranks), 1.0);
+      config.speed[0] *= *rank0_slowdown;
+    }
+  }
 
   const job::TaskOrder order = job::TaskOrder::build(spec.schedule.order, spec.params);
   if (!order.is_identity()) {  // the simulator hands out positions, as the farm does
@@ -234,6 +290,10 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
                                                                      : "straight to rank 0, batched")
                   : "",
              prefetch_text(config), spec.schedule.order.text());
+  if (rank0_slowdown) {
+    fmt::print("  rank 0     computes {:.3g}x slower than the others (its dispatch and writer threads' share, "
+               "measured in {})\n", *rank0_slowdown, args.service_from);
+  }
   fmt::print("  messages   {:.3g} us per message{}{} at {}, {:g} us latency one way\n", service_us,
              args.service_from.empty() ? "" : fmt::format(" (measured in {})", args.service_from),
              args.chunk_service_us > 0 ? fmt::format(" + {:g} us per chunk", args.chunk_service_us) : "",
@@ -269,7 +329,8 @@ void add_simulate_command(CLI::App& app, const app::Registry& registry, std::fun
       ->check(finite_in(0.0, 1e9));
   cmd->add_option("--service-from", args->service_from,
                   "an earlier run's output: use rank 0's measured time per message (its master_service_seconds / "
-                  "master_messages) instead of --service-us")
+                  "master_messages) instead of --service-us, and, for a run of a synthetic job, how much slower "
+                  "rank 0 computed than the other ranks")
       ->check(CLI::ExistingFile)
       ->excludes("--service-us");
   cmd->add_option("--cores", args->cores,
