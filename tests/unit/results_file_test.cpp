@@ -208,7 +208,7 @@ TEST_F(ResultsFileTest, write_buffer_writes_in_order_ranges_once_per_window) {
 }
 
 TEST_F(ResultsFileTest, whole_chunks_written_raw_read_back_with_their_checksums) {
-  const TaskIndex n = 2 * 65536 + 1234;  // 32768 rows a chunk here: the last chunk is partly past the end
+  const TaskIndex n = 2 * 65536 + 1234;  // 65536 rows a chunk here: the last chunk is partly past the end
   {
     ResultsFile f = make(n);
     const TaskIndex rows = f.chunk_rows();
@@ -286,9 +286,9 @@ void fill_done(ResultsFile& f) {
 
 TEST_F(ResultsFileTest, checksums_turn_flipped_bytes_into_damaged_tasks_never_into_values) {
   {
-    ResultsFile f = make(100000);  // x: 8 bytes, vec: 12 -> chunks of 32768 rows (512 KiB / 12): four blocks
+    ResultsFile f = make(100000);  // x: 8 bytes, vec: 12 -> chunks of 65536 rows: two blocks
     fill_done(f);
-    ASSERT_EQ(f.chunk_rows(), 32768U);
+    ASSERT_EQ(f.chunk_rows(), 65536U);
   }
   damage_chunk(dir_ / "out.h5", "/results/x", 1);
   const ResultsFile f = ResultsFile::open(dir_ / "out.h5");
@@ -296,9 +296,9 @@ TEST_F(ResultsFileTest, checksums_turn_flipped_bytes_into_damaged_tasks_never_in
   const std::vector<Damage> damage = f.find_damage();
   ASSERT_EQ(damage.size(), 1U);
   EXPECT_EQ(damage[0].dataset, "/results/x");
-  EXPECT_EQ(damage[0].tasks, (TaskRange{32768, 65536}));
+  EXPECT_EQ(damage[0].tasks, (TaskRange{65536, 100000}));
   std::vector<double> x(10);
-  EXPECT_THROW(f.read_tasks(1, {40000, 40010}, x.data()), H5Error);  // an error, not a wrong number
+  EXPECT_THROW(f.read_tasks(1, {70000, 70010}, x.data()), H5Error);  // an error, not a wrong number
   f.read_tasks(1, {10, 20}, x.data());                                  // the intact block reads
   EXPECT_EQ(x[0], 10.0);
 }
@@ -324,9 +324,9 @@ TEST_F(ResultsFileTest, carry_over_moves_finished_tasks_to_their_new_index_and_s
   }
   target[7] = job::kNoTask;  // task 7 is not in the new job
   const CarryOver moved = carry_over(from, to, target, from.find_damage());
-  EXPECT_EQ(moved.damaged, 32768U);  // the second block: tasks 32768..65535
+  EXPECT_EQ(moved.damaged, 100000U - 65536U);
   EXPECT_EQ(moved.dropped, 1U);
-  EXPECT_EQ(moved.done, 100000U - 32768U - 10U - 1U);
+  EXPECT_EQ(moved.done, 65536U - 10U - 1U);
   const auto counts = count_states(to);
   EXPECT_EQ(counts[1], moved.done);
   std::vector<double> x(4);

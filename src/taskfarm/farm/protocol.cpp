@@ -11,6 +11,8 @@ namespace taskfarm::farm {
 
 namespace {
 
+constexpr std::size_t kSmallReportSlack = 4096;  // unused capacity a taken report may keep
+
 struct PieceHeader {
   std::uint64_t begin;
   std::uint64_t end;
@@ -134,12 +136,20 @@ std::vector<std::byte> ReportBuilder::take(std::uint32_t want, std::uint32_t fla
   std::memcpy(buffer_.data(), &h, sizeof h);
 
   std::vector<std::byte> out;
-  out.swap(buffer_);
-  if (spare_.capacity() >= out.size()) {
-    buffer_.swap(spare_);
+  if (buffer_.capacity() > 2 * buffer_.size() + kSmallReportSlack) {
+    // A small report in a large buffer (a request, or one task's result after a big piece): it
+    // leaves in memory of its own size and the builder keeps the large buffer. A queue that bounds
+    // memory by capacity (rank 0's writer) then holds many small reports, not megabytes of slack.
+    out.assign(buffer_.begin(), buffer_.end());
     buffer_.clear();
   } else {
-    buffer_.reserve(out.capacity());
+    out.swap(buffer_);
+    if (spare_.capacity() >= out.size()) {
+      buffer_.swap(spare_);
+      buffer_.clear();
+    } else {
+      buffer_.reserve(out.capacity());
+    }
   }
   buffer_.resize(sizeof(ReportHeader));
   n_pieces_ = 0;

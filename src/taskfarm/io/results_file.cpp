@@ -24,7 +24,7 @@ namespace taskfarm::io {
 
 namespace {
 
-constexpr std::size_t kTargetChunkBytes = std::size_t{1} << 19;  // 512 KiB per HDF5 chunk: whole-chunk writes, and a small write-behind window
+constexpr std::size_t kTargetChunkBytes = std::size_t{1} << 20;  // ~1 MiB per HDF5 chunk: good write throughput
 constexpr hsize_t kTableChunkRows = 4096;
 constexpr hsize_t kParamsChunkRows = 65536;  // /params/<axis>: written and checked in blocks of one chunk
 

@@ -85,15 +85,17 @@ void TaskWriteBuffer::write_runs(Window& w) {
     writes_ += w.columns.size();
     return;
   }
+  // Runs of received tasks; a window evicted early may hold a few tasks among 131072 rows, so the
+  // gaps and runs are found with memchr (have[] is 0 or 1), not a byte at a time.
+  const std::uint8_t* have = w.have.data();
   for (std::size_t i = 0; i < n;) {
-    if (w.have[i] == 0) {
-      ++i;
-      continue;
+    const void* first = std::memchr(have + i, 1, n - i);
+    if (first == nullptr) {
+      break;
     }
-    std::size_t j = i;
-    while (j < n && w.have[j] != 0) {
-      ++j;
-    }
+    i = static_cast<std::size_t>(static_cast<const std::uint8_t*>(first) - have);
+    const void* gap = std::memchr(have + i, 0, n - i);
+    const std::size_t j = gap == nullptr ? n : static_cast<std::size_t>(static_cast<const std::uint8_t*>(gap) - have);
     const TaskRange run{w.range.begin + i, w.range.begin + j};
     for (std::size_t c = 0; c < w.columns.size(); ++c) {
       file_.write_tasks(columns_[c], run, w.columns[c].data() + i * bytes_[c]);
