@@ -120,19 +120,21 @@ std::vector<double> synthetic_speeds(const job::JobSpec& spec, int ranks) {
 /// drawn task costs are known): (measured / drawn seconds on rank 0) over (the same on the others).
 /// Rank 0's compute thread shares its cores with the dispatch and writer threads; the simulator
 /// models their messages, not the CPU they take. Nothing when the run was not synthetic, when one side
-/// computed no task, or when its ranks outnumbered `cores` (0: a core each): then how the ranks shared
-/// the cores decided who was slower, which --cores models itself.
-std::optional<double> measured_rank0_slowdown(const std::string& path, double cores) {
+/// computed no task, when its job or tasks cannot be read back, or when its ranks outnumbered `cores`
+/// (0: a core each): then how the ranks shared the cores decided who was slower, which --cores models.
+std::optional<double> measured_rank0_slowdown(const std::string& path, double cores) try {
   const io::ResultsFile file = io::ResultsFile::open(path);
+  const auto app = file.attribute("app");
   const auto text = file.attribute("job_spec");
-  if (!text || !std::holds_alternative<std::string>(*text)) {
+  const auto ranks = file.attribute("n_ranks");
+  if (app != io::AttributeValue(std::string("synthetic")) || !text || !std::holds_alternative<std::string>(*text) ||
+      !ranks || !std::holds_alternative<std::int64_t>(*ranks) || std::get<std::int64_t>(*ranks) < 1 ||
+      std::get<std::int64_t>(*ranks) > (std::int64_t{1} << 24) ||
+      (cores > 0 && static_cast<double>(std::get<std::int64_t>(*ranks)) > cores)) {
     return std::nullopt;
   }
   const job::JobSpec spec = job::parse_job(std::get<std::string>(*text), path);
-  const auto ranks = file.attribute("n_ranks");
-  if (spec.app != "synthetic" || !ranks || !std::holds_alternative<std::int64_t>(*ranks) ||
-      spec.params.size() != file.n_tasks() ||
-      (cores > 0 && static_cast<double>(std::get<std::int64_t>(*ranks)) > cores)) {
+  if (spec.params.size() != file.n_tasks()) {
     return std::nullopt;
   }
   const schedule::TaskCost cost = synthetic_costs(spec);
@@ -162,6 +164,10 @@ std::optional<double> measured_rank0_slowdown(const std::string& path, double co
     return std::nullopt;
   }
   return (measured[0] / drawn[0]) / (measured[1] / drawn[1]);
+} catch (const Error&) {
+  // An optional refinement: a job whose parameter file has moved since, or a damaged block of the
+  // file, leaves the prediction with the measured service time alone.
+  return std::nullopt;
 }
 
 void apply_prefetch(const std::string& text, std::uint32_t job_prefetch, schedule::SimConfig& config) {
