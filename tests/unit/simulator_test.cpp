@@ -742,17 +742,23 @@ distribution = "constant"
 mean_ms = 1.0
 )";
   const std::string job = write("job.toml", text);
-  const std::string out_h5 = (dir_ / "run.h5").string();
-  {
+  // An earlier 2-rank run's output with its job text and a service time of 100 us per message.
+  const auto earlier_run = [&](const std::string& name, const std::string& job_spec) {
+    const std::string path = (dir_ / name).string();
     io::ResultsFile::CreateOptions o;
-    o.path = out_h5;
+    o.path = path;
     o.n_tasks = 4;
     io::ResultsFile f = io::ResultsFile::create(o);
     f.set_attribute("app", std::string("synthetic"));
-    f.set_attribute("job_spec", text);
+    f.set_attribute("job_spec", job_spec);
     f.set_attribute("n_ranks", std::int64_t{2});
     f.set_attribute("master_messages", std::int64_t{40});
     f.set_attribute("master_service_seconds", 4e-3);
+    return std::pair{path, std::move(f)};
+  };
+  const std::string out_h5 = (dir_ / "run.h5").string();
+  {
+    io::ResultsFile f = earlier_run("run.h5", text).second;
     const std::uint8_t done[] = {1, 1, 1, 1};
     const std::int32_t rank[] = {0, 0, 1, 1};
     const double seconds[] = {1.5e-3, 1.5e-3, 1e-3, 1e-3};
@@ -772,18 +778,7 @@ mean_ms = 1.0
   EXPECT_EQ(shared.find("  rank 0     computes"), std::string::npos) << shared;
   // A run whose job no longer reads back (here: not TOML at all; in life, a parameter file moved
   // since) still gives its service time; the slowdown is left out, not an error.
-  const std::string unreadable = (dir_ / "unreadable.h5").string();
-  {
-    io::ResultsFile::CreateOptions o;
-    o.path = unreadable;
-    o.n_tasks = 4;
-    io::ResultsFile f = io::ResultsFile::create(o);
-    f.set_attribute("app", std::string("synthetic"));
-    f.set_attribute("job_spec", std::string("[job\napp = "));
-    f.set_attribute("n_ranks", std::int64_t{2});
-    f.set_attribute("master_messages", std::int64_t{40});
-    f.set_attribute("master_service_seconds", 4e-3);
-  }
+  const std::string unreadable = earlier_run("unreadable.h5", "[job\napp = ").first;  // closed at once
   const std::string partial = simulate({job, "--ranks", "2", "--service-from", unreadable, "--latency-us", "0"});
   EXPECT_NE(partial.find("  messages   100 us per message"), std::string::npos) << partial;
   EXPECT_EQ(partial.find("  rank 0     computes"), std::string::npos) << partial;

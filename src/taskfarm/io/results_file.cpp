@@ -200,14 +200,14 @@ std::optional<ElementType> element_type_of(hid_t type) {
 
 
 /// Writes one whole chunk of `dataset` (whose only filter is Fletcher32) as it is stored: `chunk` holds
-/// the chunk's bytes, then 4 bytes this fills with their checksum, little-endian after the data as
+/// the chunk's bytes, then ResultsFile::kChecksumBytes this fills with their checksum, little-endian after the data as
 /// HDF5's filter stores it (H5Zfletcher32.c). One H5Dwrite_chunk: no copy into HDF5's chunk cache,
 /// none into its filter's buffer, and a checksum 2-4x faster than HDF5's.
 void write_raw_chunk(hid_t dataset, std::span<const hsize_t> offset, std::span<std::byte> chunk,
                      const std::string& what) {
-  const std::size_t bytes = chunk.size() - 4;
+  const std::size_t bytes = chunk.size() - ResultsFile::kChecksumBytes;
   const std::uint32_t sum = fletcher32(chunk.first(bytes));
-  for (std::size_t k = 0; k < 4; ++k) {
+  for (std::size_t k = 0; k < ResultsFile::kChecksumBytes; ++k) {
     chunk[bytes + k] = static_cast<std::byte>((sum >> (8 * k)) & 0xff);
   }
   check_status(H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, offset.data(), chunk.size(), chunk.data()), what);
@@ -280,7 +280,7 @@ void write_params(hid_t file, const job::ParamSpace& params, TaskIndex n_tasks,
       const hsize_t start = b;
       if (axis.kind() != job::Axis::Kind::text) {  // 8-byte numbers: whole chunks, as stored
         constexpr std::size_t kWidth = 8;
-        raw.assign(chunk[0] * kWidth + 4, std::byte{0});  // rows past n_tasks stay zero
+        raw.assign(chunk[0] * kWidth + ResultsFile::kChecksumBytes, std::byte{0});  // rows past n_tasks stay zero
         std::memcpy(raw.data(), data, count * kWidth);
         write_raw_chunk(ds.get(), {&start, 1}, raw, "write /params/" + axis.name());
         continue;
@@ -660,7 +660,7 @@ void ResultsFile::find_whole_chunk_columns() {
 void ResultsFile::write_chunk(std::size_t column, TaskIndex first, std::span<std::byte> chunk) {
   const Column& col = columns_.at(column);
   const std::size_t bytes = chunk_rows_ * col.bytes;
-  if (!col.whole_chunks || first % chunk_rows_ != 0 || first >= n_tasks_ || chunk.size() != bytes + 4) {
+  if (!col.whole_chunks || first % chunk_rows_ != 0 || first >= n_tasks_ || chunk.size() != bytes + kChecksumBytes) {
     throw Error(fmt::format("write_chunk {} at task {}: not a whole chunk of this column", col.path, first));
   }
   std::vector<hsize_t> offset(stored_shape(col.spec).size() + 1, 0);

@@ -133,9 +133,11 @@ class ResultsFile {
   /// @brief True when write_chunk() can write `column`: its only filter is the Fletcher32 checksum
   /// and it is stored as it is held in memory (every numeric column taskfarm creates; not text).
   [[nodiscard]] bool writes_whole_chunks(std::size_t column) const { return columns_.at(column).whole_chunks; }
+  /// @brief Bytes of the Fletcher-32 checksum stored after a chunk's data.
+  static constexpr std::size_t kChecksumBytes = 4;
   /// @brief Writes the chunk of `column` that starts at task `first` (a multiple of chunk_rows())
   /// as it is stored: `chunk` holds chunk_rows() tasks of the column (tasks past n_tasks() zero),
-  /// then 4 bytes that this call fills with the checksum. One H5Dwrite_chunk: the bytes are not
+  /// then kChecksumBytes that this call fills with the checksum. One H5Dwrite_chunk: the bytes are not
   /// copied into HDF5's chunk cache nor into its filter's buffer (write_tasks copies them twice).
   void write_chunk(std::size_t column, TaskIndex first, std::span<std::byte> chunk);
   /// @brief Reads tasks `range` of one column into `data`.

@@ -35,7 +35,7 @@ void TaskWriteBuffer::put(TaskRange range, std::span<const std::byte* const> dat
       for (std::size_t c = 0; c < ncol; ++c) {
         // A whole chunk as stored: all rows (the last window's rows past n_tasks zero, so the file
         // is the same whatever the memory held), then room for its checksum.
-        w.columns[c].resize(whole_[c] ? rows_ * bytes_[c] + 4 : wr.size() * bytes_[c]);
+        w.columns[c].resize(whole_[c] ? rows_ * bytes_[c] + ResultsFile::kChecksumBytes : wr.size() * bytes_[c]);
         if (whole_[c] && wr.size() < rows_) {
           std::fill(w.columns[c].begin() + static_cast<std::ptrdiff_t>(wr.size() * bytes_[c]), w.columns[c].end(),
                     std::byte{0});
