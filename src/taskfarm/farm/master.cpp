@@ -380,7 +380,11 @@ void Master::compute_locally(RankStats& stats) {
           break;
         }
         local_idle_.store(true);  // the MPI thread may ask queued chunks back from other ranks
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a retry (or a given-back chunk) may still come
+        // A retry or a given-back chunk may still come, or the last report end the run: the MPI
+        // thread wakes us after each message it serves (the timeout covers the rest).
+        std::unique_lock lock(dispatch_mutex_);
+        local_wake_.wait_for(lock, std::chrono::milliseconds(1),
+                             [&] { return core_.remaining() > 0 || dispatch_finished(); });
         continue;
       }
       local_idle_.store(false);
@@ -564,6 +568,9 @@ FarmResult Master::run(RankStats& local_stats) {
         world_.recv(status->source(), kTagReport, reinterpret_cast<char*>(buffer.data()), count);
         serve(status->source(), std::move(buffer));
         buffer = {};
+        if (local_idle_.load()) {
+          local_wake_.notify_one();
+        }
         report_progress(now_seconds(), false);  // a busy master still tells inspect (cheap unless due)
         if (!waiting_.empty()) {  // only the master thread touches waiting_
           release_waiting();

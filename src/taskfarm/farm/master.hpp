@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <atomic>
+#include <condition_variable>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -78,6 +79,7 @@ class Master {
   std::vector<TaskRange> ranges_;        // a reply's chunks (the MPI thread's scratch)
   std::vector<TaskRange> ranges_local_;  // the compute thread's
   std::atomic<bool> local_idle_{false};  // rank 0's compute thread found nothing to do
+  std::condition_variable local_wake_;    // ... and waits on this, with dispatch_mutex_
   std::map<TaskIndex, std::uint32_t> attempts_;  // failed attempts counted against retries
   std::map<TaskIndex, std::uint32_t> numbered_;  // every failed attempt, earlier runs' too
   std::vector<std::pair<int, std::uint32_t>> waiting_;  // deferred requests: (rank, chunks wanted)

@@ -27,7 +27,6 @@ namespace {
 using cadence::kLocalPushSeconds;
 using cadence::kMaxWant;
 using cadence::kResultSeconds;
-constexpr double kLocalPollSeconds = 0.001;  // rank 0's idle compute thread looks for work this often
 constexpr std::uint32_t kNoSlot = std::numeric_limits<std::uint32_t>::max();
 
 constexpr std::size_t kNoRow = std::numeric_limits<std::size_t>::max();
@@ -879,12 +878,13 @@ class Simulation {
     }
   }
 
-  /// Rank 0's idle compute thread polls every millisecond for work that came back.
+  /// Rank 0's idle compute thread is woken by its main thread once that has served the message that
+  /// gave work back.
   void wake_local(double now) {
     Master& m = masters_[0];
     if (m.local >= 0 && workers_[m.local].idle && m.core->remaining() > 0) {
       workers_[m.local].idle = false;
-      step(m.local, now + kLocalPollSeconds);
+      step(m.local, now + m.service);
     }
   }
 
