@@ -200,8 +200,8 @@ std::optional<ElementType> element_type_of(hid_t type) {
 
 
 /// Writes one whole chunk of `dataset` (whose only filter is Fletcher32) as it is stored: `chunk` holds
-/// the chunk's bytes, then ResultsFile::kChecksumBytes this fills with their checksum, little-endian after the data as
-/// HDF5's filter stores it (H5Zfletcher32.c). One H5Dwrite_chunk: no copy into HDF5's chunk cache,
+/// the chunk's bytes, then ResultsFile::kChecksumBytes this fills with their checksum, little-endian
+/// after the data as HDF5's filter stores it (H5Zfletcher32.c). One H5Dwrite_chunk: no copy into HDF5's chunk cache,
 /// none into its filter's buffer, and a checksum 2-4x faster than HDF5's.
 void write_raw_chunk(hid_t dataset, std::span<const hsize_t> offset, std::span<std::byte> chunk,
                      const std::string& what) {

@@ -796,6 +796,9 @@ class Simulation {
     if (id != 0) {
       after_service(id, leave);
     }
+    if (id == 0 && std::exchange(wake_after_service_, false)) {
+      wake_local(leave);
+    }
     push(leave, EventKind::serve_done, id);
   }
 
@@ -822,7 +825,7 @@ class Simulation {
     }
     const std::size_t handed = serve_held(now);
     if (given_back) {
-      wake_local(now);
+      wake_after_service_ = true;  // the main thread signals rank 0's thread once it has served this
     }
     if (!m.held_requests.empty() || (m.local >= 0 && workers_[m.local].idle)) {
       reclaim(now);
@@ -879,12 +882,12 @@ class Simulation {
   }
 
   /// Rank 0's idle compute thread is woken by its main thread once that has served the message that
-  /// gave work back.
+  /// gave work back (Master::run): `now` is the end of that service.
   void wake_local(double now) {
     Master& m = masters_[0];
     if (m.local >= 0 && workers_[m.local].idle && m.core->remaining() > 0) {
       workers_[m.local].idle = false;
-      step(m.local, now + m.service);
+      step(m.local, now);
     }
   }
 
@@ -1029,6 +1032,7 @@ class Simulation {
   std::uint64_t chunks_ = 0;
   std::uint64_t root_chunks_ = 0;
   std::uint64_t reclaims_ = 0;
+  bool wake_after_service_ = false;  // rank 0's service gave work back: wake its idle compute thread at the end
   int computing_now_ = 0;  // workers with a piece in progress
   std::vector<TaskRange> ranges_;            // scratch for a reply's chunks
 };
