@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (run_case, job_text)
 
-POLICIES = ["static", "ss", "mfsc", "gss", "tss", "fac2", "wf", "awf", "awf-b", "awf-c", "awf-d", "awf-e", "af",
+POLICIES = ["static", "ss", "mfsc", "gss", "tss", "fac2", "fac", "wf", "awf", "awf-b", "awf-c", "awf-d", "awf-e", "af",
             "auto"]
 DISTRIBUTIONS = {
     "constant": 'distribution = "constant"',

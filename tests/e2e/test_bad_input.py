@@ -42,7 +42,7 @@ JOB_CASES = {
     "unknown_app": job_case('[job]\napp = "mandelbrott"\noutput = "out.h5"\n', "[job] app", '"mandelbrott"',
                             "mandelbrot, synthetic"),
     "unknown_policy": job_case(JOB_MANDELBROT + '[schedule]\npolicy = "fastest"\n' + APP_SMALL,
-                               "[schedule] policy", '"fastest"', "fac2", line=5),
+                               "[schedule] policy", '"fastest"', "fac2", "fac (the default)", line=5),
     "unknown_schedule_key": job_case(JOB_MANDELBROT + '[schedule]\npolicy = "ss"\nchunck = 3\n' + APP_SMALL,
                                      "[schedule] chunck", "unknown key", line=6),
     "unknown_app_key": job_case(JOB_MANDELBROT + "[app]\nwidht = 8\nheight = 4\n", "[app] widht", "unknown key",

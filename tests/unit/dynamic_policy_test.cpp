@@ -3,10 +3,13 @@
 // reported timings chosen to make that arithmetic short.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "taskfarm/core/error.hpp"
 #include "taskfarm/schedule/adaptive_policy.hpp"
 #include "taskfarm/schedule/auto_policy.hpp"
 #include "taskfarm/schedule/chunk_dispatcher.hpp"
+#include "taskfarm/schedule/factoring.hpp"
 
 namespace taskfarm::schedule {
 namespace {
@@ -334,10 +337,51 @@ TEST(AutoPolicyTest, noise_is_not_a_slow_worker) {
   EXPECT_TRUE(policy.weighting());
 }
 
+// ---- fac: factoring with the measured coefficient of variation ------------------------------------------
+
+TEST(FactoringRatioTest, matches_hummel_schonberg_flynn) {
+  // x = 2 + b^2 + b sqrt(b^2 + 4), b = P c / (2 sqrt R), evaluated in Python (math module).
+  EXPECT_EQ(detail::factoring_ratio(0.0, 4, 1000), 2.0);  // no spread: FAC2
+  EXPECT_EQ(detail::factoring_ratio(std::nan(""), 4, 1000), 2.0);
+  EXPECT_NEAR(detail::factoring_ratio(2.0, 4, 500), 2.3911991091302984, 1e-12);
+  EXPECT_NEAR(detail::factoring_ratio(7.3, 2, 16), 10.271835670536625, 1e-12);  // lognormal sigma = 2
+}
+
+TEST(MeasuredFactoringPolicyTest, is_fac2_until_a_report_comes) {
+  EXPECT_EQ(sequence(spec_of(PolicyKind::fac), 100, 4), sequence(spec_of(PolicyKind::fac2), 100, 4));
+}
+
+TEST(MeasuredFactoringPolicyTest, next_batch_from_the_pooled_spread_of_every_report) {
+  // N = 1600, P = 4: the first batch is FAC2's ceil(1600 / 8) = 200 each. Two workers report 100
+  // tasks of 1 s and 100 of 3 s: pooled sample sd / mean = 0.5012547 (numpy, ddof = 1), R = 800:
+  // x = 2.0721555, chunk = ceil(800 / (4 x)) = ceil(96.52) = 97 for the whole batch.
+  auto policy = make_policy(spec_of(PolicyKind::fac), 1600, 4);
+  for (int w = 0; w < 4; ++w) {
+    EXPECT_EQ(policy->next_size(1600 - 200 * static_cast<TaskIndex>(w), w), 200U);
+  }
+  policy->observe(report(0, 100, 1.0));
+  policy->observe(report(1, 100, 3.0));
+  EXPECT_EQ(policy->next_size(800, 2), 97U);
+  EXPECT_EQ(policy->next_size(703, 0), 97U);  // the same batch
+}
+
+TEST(MeasuredFactoringPolicyTest, heavy_tails_end_in_single_tasks_where_fac2_gives_quarters) {
+  // c = 7.3 (lognormal sigma = 2), P = 2, R = 16: x = 10.27, 16 / (2 x) = 0.78 -> 1; FAC2: 4.
+  auto policy = make_policy(spec_of(PolicyKind::fac), 1000, 2);
+  (void)policy->next_size(1000, 0);
+  (void)policy->next_size(750, 1);
+  policy->observe(report(0, 250, 1.0, 7.3 * 7.3));
+  EXPECT_EQ(policy->next_size(16, 0), 1U);
+  auto fac2 = make_policy(spec_of(PolicyKind::fac2), 1000, 2);
+  (void)fac2->next_size(1000, 0);
+  (void)fac2->next_size(750, 1);
+  EXPECT_EQ(fac2->next_size(16, 0), 4U);
+}
+
 // ---- names ---------------------------------------------------------------------------------------------
 
 TEST(PolicyNamesTest, every_family_member_has_a_name) {
-  for (std::string_view name : {"static", "ss", "fsc", "mfsc", "gss", "tss", "fac2", "wf", "awf", "awf-b", "awf-c",
+  for (std::string_view name : {"static", "ss", "fsc", "mfsc", "gss", "tss", "fac2", "fac", "wf", "awf", "awf-b", "awf-c",
                                 "awf-d", "awf-e", "af", "auto"}) {
     const auto kind = parse_policy_kind(name);
     ASSERT_TRUE(kind.has_value()) << name;

@@ -73,7 +73,7 @@ TEST(JobSpecTest, defaults_name_and_output_from_the_file_name) {
   const JobSpec spec = parse_job("[job]\napp = \"mandelbrot\"\n", "jobs/demo.toml");
   EXPECT_EQ(spec.name, "demo");
   EXPECT_EQ(spec.output, "demo.h5");
-  EXPECT_EQ(spec.schedule.policy.kind, schedule::PolicyKind::fac2);
+  EXPECT_EQ(spec.schedule.policy.kind, schedule::PolicyKind::fac);
   EXPECT_EQ(spec.schedule.prefetch, 0U);
   EXPECT_TRUE(spec.schedule.master_computes);
 }
@@ -137,7 +137,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadJob{"unknown_policy", kApp + "[schedule]\npolicy = \"fastest\"\n",
                "job.toml:4: [schedule] policy: unknown policy \"fastest\"; expected one of: static, ss (self), "
                "fsc (fixed; needs chunk, or overhead_us and sigma_ms), mfsc, gss (guided), tss (trapezoid), "
-               "fac2 (factoring), wf (weighted), awf, awf-b, awf-c, awf-d, awf-e, af (adaptive), auto"},
+               "fac2 (factoring), fac (the default), wf (weighted), awf, awf-b, awf-c, awf-d, awf-e, af (adaptive), auto"},
         BadJob{"unknown_schedule_key", kApp + "[schedule]\nchunk_size = 4\n",
                "job.toml:4: [schedule] chunk_size: unknown key; expected one of: chunk, first, groups, last, "
                "master_computes, max_chunk, min_chunk, order, overhead_us, policy, prefetch, root_policy, "
@@ -163,8 +163,8 @@ INSTANTIATE_TEST_SUITE_P(
                "job.toml:6: [schedule] last: must be at most first (8)"},
         BadJob{"tss_last_not_integer", kApp + "[schedule]\npolicy = \"tss\"\nlast = 1.5\n",
                "job.toml:5: [schedule] last: expected an integer, got 1.5"},
-        BadJob{"first_for_fac2", kApp + "[schedule]\nfirst = 100\n",
-               "job.toml:4: [schedule] first: only policy \"tss\" uses it; policy is \"fac2\""},
+        BadJob{"first_for_the_default", kApp + "[schedule]\nfirst = 100\n",
+               "job.toml:4: [schedule] first: only policy \"tss\" uses it; policy is \"fac\""},
         BadJob{"wf_empty_weights", kApp + "[schedule]\npolicy = \"wf\"\nweights = []\n",
                "job.toml:5: [schedule] weights: expected one positive weight per computing rank, got an empty list"},
         BadJob{"wf_zero_weight", kApp + "[schedule]\npolicy = \"wf\"\nweights = [1, 2, 0]\n",

@@ -156,7 +156,7 @@ void only_for(const Settings& s, std::string_view key, schedule::PolicyKind kind
 ScheduleSpec parse_schedule(const Settings& s) {
   using schedule::PolicyKind;
   ScheduleSpec spec;
-  const std::string name = s.text("policy", "fac2");
+  const std::string name = s.text("policy", "fac");
   auto kind = schedule::parse_policy_kind(name);
   if (!kind) {
     s.fail("policy", fmt::format("unknown policy \"{}\"; expected one of: {}", name, schedule::policy_names_help()));

@@ -18,15 +18,24 @@ std::uint64_t whole_chunk(double size, std::uint64_t remaining) {
   return static_cast<std::uint64_t>(up);
 }
 
-std::uint64_t FactoringBatches::take(std::uint64_t remaining) {
+std::uint64_t FactoringBatches::take(std::uint64_t remaining, double ratio) {
   if (left_in_batch_ == 0) {
     batch_ += started_ ? 1 : 0;
     started_ = true;
-    chunk_ = ceil_div(remaining, 2 * p_);
+    chunk_ = ratio <= 2.0 ? ceil_div(remaining, 2 * p_)
+                          : whole_chunk(static_cast<double>(remaining) / (ratio * static_cast<double>(p_)), remaining);
     left_in_batch_ = p_;
   }
   --left_in_batch_;
   return chunk_;
+}
+
+double factoring_ratio(double cov, int p, std::uint64_t remaining) {
+  if (!(cov > 0.0) || remaining == 0) {
+    return 2.0;  // no spread measured (or NaN): FAC2
+  }
+  const double b = static_cast<double>(p) * cov / (2.0 * std::sqrt(static_cast<double>(remaining)));
+  return 2.0 + b * b + b * std::sqrt(b * b + 4.0);
 }
 
 std::uint64_t mfsc_chunk(std::uint64_t n, int p) {

@@ -105,6 +105,27 @@ class FactoringPolicy final : public Policy {
   detail::FactoringBatches batches_;
 };
 
+/// Factoring, FAC (Hummel, Schonberg & Flynn 1992) with the coefficient of variation of task times
+/// measured from every report so far: batch j's chunk is ceil(R_j / (x_j P)), x_j = factoring_ratio.
+/// The first batch, before any report, is FAC2's; on regular work x stays near 2 (FAC2), on
+/// irregular work the last batches shrink to single tasks instead of FAC2's R_j / 2P.
+class MeasuredFactoringPolicy final : public Policy {
+ public:
+  explicit MeasuredFactoringPolicy(int p) : p_(p), batches_(p) {}
+  std::uint64_t next_size(std::uint64_t remaining, int /*worker*/) override {
+    const double cov = times_.count() > 1 ? std::sqrt(times_.variance()) / times_.mean() : 0.0;
+    return batches_.take(remaining, detail::factoring_ratio(cov, p_, remaining));
+  }
+  void observe(const ChunkReport& report) override {
+    times_.add(report.range.size(), report.task_mean, report.task_variance);
+  }
+
+ private:
+  int p_;
+  detail::FactoringBatches batches_;
+  TaskTimes times_;  // every worker's tasks pooled: the spread factoring's b stands for
+};
+
 /// Weighted factoring (Hummel, Schmidt, Uma & Wein 1996, "Load-sharing in heterogeneous systems via
 /// weighted factoring", SPAA): FAC2 batches, worker i's chunk = w_i ceil(R_j / 2P) with the weights
 /// scaled to sum to P (as in DLS4LB and LB4OMP), so a batch still hands out about R_j / 2.
@@ -134,6 +155,7 @@ constexpr NamedKind kNames[] = {
     {"gss", PolicyKind::gss},             {"guided", PolicyKind::gss},
     {"tss", PolicyKind::tss},             {"trapezoid", PolicyKind::tss},
     {"fac2", PolicyKind::fac2},           {"factoring", PolicyKind::fac2},
+    {"fac", PolicyKind::fac},
     {"wf", PolicyKind::wf},               {"weighted", PolicyKind::wf},
     {"awf", PolicyKind::awf},             {"awf-b", PolicyKind::awf_b},
     {"awf-c", PolicyKind::awf_c},         {"awf-d", PolicyKind::awf_d},
@@ -163,7 +185,7 @@ std::string_view policy_name(PolicyKind kind) {
 
 std::string_view policy_names_help() {
   return "static, ss (self), fsc (fixed; needs chunk, or overhead_us and sigma_ms), mfsc, gss (guided), "
-         "tss (trapezoid), fac2 (factoring), wf (weighted), awf, awf-b, awf-c, awf-d, awf-e, af (adaptive), auto";
+         "tss (trapezoid), fac2 (factoring), fac (the default), wf (weighted), awf, awf-b, awf-c, awf-d, awf-e, af (adaptive), auto";
 }
 
 void check_policy_fits(const PolicySpec& spec, int n_workers) {
@@ -196,6 +218,8 @@ std::unique_ptr<Policy> make_policy(const PolicySpec& spec, std::uint64_t n_task
       return std::make_unique<TrapezoidPolicy>(n_tasks, n_workers, spec.first, spec.last);
     case PolicyKind::fac2:
       return std::make_unique<FactoringPolicy>(n_workers);
+    case PolicyKind::fac:
+      return std::make_unique<MeasuredFactoringPolicy>(n_workers);
     case PolicyKind::wf:
       return std::make_unique<WeightedFactoringPolicy>(n_workers, spec.weights);
     case PolicyKind::awf:

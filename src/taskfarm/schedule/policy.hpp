@@ -19,6 +19,7 @@ enum class PolicyKind {
   gss,           ///< guided self-scheduling
   tss,           ///< trapezoid self-scheduling: chunks shrink linearly from `first` to `last`
   fac2,          ///< factoring, each batch hands out half of what remains
+  fac,           ///< factoring, each batch's share from the measured spread of task times (at most fac2's)
   wf,            ///< weighted factoring: fac2 batches split by fixed per-worker weights
   awf,           ///< adaptive weighted factoring: weights from measured rates, fixed within a batch
   awf_b,         ///< awf, batch chunk sizes, weights updated at every request
@@ -31,7 +32,7 @@ enum class PolicyKind {
 
 /// @brief What a job file says about scheduling.
 struct PolicySpec {
-  PolicyKind kind = PolicyKind::fac2;
+  PolicyKind kind = PolicyKind::fac;
   std::uint64_t chunk = 0;      ///< fixed chunk size (fsc); 0 = derive it from overhead and sigma
   std::uint64_t min_chunk = 1;  ///< lower bound on every chunk (except the last)
   std::uint64_t max_chunk = 0;  ///< upper bound on every chunk; 0 = none
