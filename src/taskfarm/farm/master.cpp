@@ -109,9 +109,16 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
       writer_(file, widths_, order, options.flush_seconds, options.fsync, plan.failed_before),
       active_workers_(world.size() - 1),
       finished_(static_cast<std::size_t>(world.size()), false),
-      told_no_more_(static_cast<std::size_t>(world.size()), false) {
+      told_no_more_(static_cast<std::size_t>(world.size()), false),
+      heard_(static_cast<std::size_t>(world.size()), true) {
   if (spec.schedule.speculate) {
     core_.enable_speculation();
+  }
+  const Topology topo(world.size(), static_cast<int>(spec.schedule.groups));
+  for (int r = 1; r < world.size(); ++r) {
+    const bool asks_us = topo.scheduler_of(r) == 0 || topo.is_group_master(r);
+    heard_[static_cast<std::size_t>(r)] = !asks_us;
+    unheard_ += asks_us ? 1 : 0;
   }
 }
 
@@ -156,6 +163,14 @@ WriterItem Master::account(int rank, std::vector<std::byte> bytes) {
   return item;
 }
 
+void Master::queue_for_writer(WriterItem item, bool wake) {
+  writer_.push(std::move(item), wake);
+  if (!asked_last_flush_ && core_.finished() && !stopping_.load()) {
+    asked_last_flush_ = true;  // every result is in: checkpoint now, while the ranks say goodbye
+    writer_.flush_soon();
+  }
+}
+
 bool Master::dispatch_finished() const { return stopping_.load() || core_.finished(); }
 
 bool Master::fill(int source, std::uint32_t want, AssignMessage& reply) {
@@ -187,7 +202,7 @@ void Master::serve(int source, std::vector<std::byte> bytes) {
     // Queued for the writer under the lock that accounted it: a retry this report schedules cannot
     // overtake it, so a failed attempt's zeros never land after the retry's results.
     std::lock_guard lock(dispatch_mutex_);
-    writer_.push(account(source, std::move(bytes)));
+    queue_for_writer(account(source, std::move(bytes)), false);  // woken once our answer is out
     if (header.want > 0) {
       answer = fill(source, header.want, reply);
       if (!answer) {
@@ -209,6 +224,31 @@ void Master::serve(int source, std::vector<std::byte> bytes) {
     --active_workers_;
     finished_[static_cast<std::size_t>(source)] = true;
   }
+}
+
+void Master::take_up(const boost::mpi::status& status) {
+  const double taken_up = now_seconds();
+  const int count = status.count<char>().value_or(0);
+  std::vector<std::byte> buffer(static_cast<std::size_t>(count));
+  world_.recv(status.source(), kTagReport, reinterpret_cast<char*>(buffer.data()), count);
+  if (!heard_[static_cast<std::size_t>(status.source())]) {
+    heard_[static_cast<std::size_t>(status.source())] = true;
+    --unheard_;
+  }
+  serve(status.source(), std::move(buffer));
+  if (local_idle_.load()) {
+    local_wake_.notify_one();
+  }
+  if (!waiting_.empty()) {  // only the master thread touches waiting_
+    release_waiting();
+  }
+  if ((!waiting_.empty() || local_idle_.load()) && !stopping_.load() && stop_requested() == 0) {
+    reclaim();
+  }
+  writer_.wake();  // the answers are out: the writer may have the core now
+  report_progress(now_seconds(), false);  // a busy master still tells inspect (cheap unless due)
+  ++messages_;
+  service_seconds_ += now_seconds() - taken_up;
 }
 
 void Master::release_waiting() {
@@ -347,7 +387,7 @@ void Master::compute_locally(RankStats& stats) {
     auto push = [&] {
       {
         std::lock_guard lock(dispatch_mutex_);  // accounted and queued in one step (see serve)
-        writer_.push(account(0, report.take(0, 0)));
+        queue_for_writer(account(0, report.take(0, 0)), true);
       }
       last_push = now_seconds();
     };
@@ -538,15 +578,25 @@ FarmResult Master::run(RankStats& local_stats) {
   tty_ = stderr_is_terminal();
   report_progress(now_seconds(), false);  // a status at once: inspect sees the job from its start
   std::thread local;
-  if (local_compute_) {
-    local = std::thread([&] { compute_locally(local_stats); });
-  } else {
-    local_done_.store(true);
-  }
   const double cpu_before = thread_cpu_seconds();
   IdleBackoff backoff;
-  std::vector<std::byte> buffer;
   try {
+    // The ranks' first requests arrive within a fraction of a millisecond. Served before our compute
+    // thread takes the core we share, they do not wait for the kernel to preempt it (1-4 ms on 2 cores).
+    const double first_asks_until = now_seconds() + kFirstAsksSeconds;
+    while (local_compute_ && unheard_ > 0 && now_seconds() < first_asks_until && stop_requested() == 0) {
+      if (auto status = world_.iprobe(boost::mpi::any_source, kTagReport)) {
+        take_up(*status);
+      } else {
+        backoff.idle(true);
+      }
+    }
+    backoff.reset();
+    if (local_compute_) {
+      local = std::thread([&] { compute_locally(local_stats); });
+    } else {
+      local_done_.store(true);
+    }
     while (active_workers_ > 0 || !local_done_.load(std::memory_order_acquire)) {
       if (local_failed_.load(std::memory_order_acquire)) {
         std::rethrow_exception(local_error_);
@@ -562,24 +612,7 @@ FarmResult Master::run(RankStats& local_stats) {
         abandon();
       }
       if (auto status = world_.iprobe(boost::mpi::any_source, kTagReport)) {
-        const double taken_up = now_seconds();
-        const int count = status->count<char>().value_or(0);
-        buffer.resize(static_cast<std::size_t>(count));
-        world_.recv(status->source(), kTagReport, reinterpret_cast<char*>(buffer.data()), count);
-        serve(status->source(), std::move(buffer));
-        buffer = {};
-        if (local_idle_.load()) {
-          local_wake_.notify_one();
-        }
-        report_progress(now_seconds(), false);  // a busy master still tells inspect (cheap unless due)
-        if (!waiting_.empty()) {  // only the master thread touches waiting_
-          release_waiting();
-        }
-        if ((!waiting_.empty() || local_idle_.load()) && !stopping_.load() && stop_requested() == 0) {
-          reclaim();
-        }
-        ++messages_;
-        service_seconds_ += now_seconds() - taken_up;
+        take_up(*status);
         backoff.reset();
         continue;
       }
@@ -593,7 +626,9 @@ FarmResult Master::run(RankStats& local_stats) {
         release_superseded();
       }
       report_progress(now_seconds(), false);
-      backoff.idle();
+      // Our compute thread has nothing to do: the core is free, and what we wait for (a last report,
+      // a reclaim's answer) ends the run or feeds that thread, so we look often.
+      backoff.idle(local_compute_ && (local_idle_.load() || local_done_.load()));
     }
   } catch (...) {
     if (local.joinable()) {

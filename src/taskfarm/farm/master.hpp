@@ -39,8 +39,10 @@ class Master {
   FarmResult run(RankStats& local_stats);
 
  private:
+  void take_up(const boost::mpi::status& status);  // receives a report and serves it, with what follows
   void serve(int source, std::vector<std::byte> bytes);
   WriterItem account(int rank, std::vector<std::byte> bytes);  // dispatch_mutex_ held
+  void queue_for_writer(WriterItem item, bool wake);               // dispatch_mutex_ held; wake: see ResultWriter::push
   bool fill(int source, std::uint32_t want, AssignMessage& reply);  // dispatch_mutex_ held
   [[nodiscard]] bool dispatch_finished() const;                  // dispatch_mutex_ held
   void release_waiting();
@@ -90,7 +92,11 @@ class Master {
 
   int active_workers_;
   std::vector<bool> finished_;  // per rank: sent its final report
+  bool asked_last_flush_ = false;    // under dispatch_mutex_: the writer checkpoints once every result is in
   std::vector<bool> told_no_more_;  // per rank: answered "no more work" (it leaves by itself)
+  std::vector<bool> heard_;         // per rank: sent us a message (ranks that never ask us count as heard)
+  int unheard_ = 0;                 // ranks that ask us and have not been heard yet
+  static constexpr double kFirstAsksSeconds = 0.005;  // how long run() serves them before computing
   double stop_deadline_ = 0.0;
 
   std::atomic<bool> local_done_{false};

@@ -49,12 +49,26 @@ ResultWriter::~ResultWriter() {
   }
 }
 
-void ResultWriter::push(WriterItem item) {
+void ResultWriter::push(WriterItem item, bool wake) {
   std::unique_lock lock(mutex_);
+  if (queued_bytes_ >= max_queue_bytes_) {
+    cv_.notify_all();  // what earlier quiet pushes queued: the thread makes the room we wait for
+  }
   cv_.wait(lock, [&] { return queued_bytes_ < max_queue_bytes_ || failed(); });
   queued_bytes_ += item.report.capacity();  // the memory it holds, not only what it says
   queue_.push_back(std::move(item));
+  wake = wake || queued_bytes_ >= max_queue_bytes_ / 2;
   lock.unlock();
+  if (wake) {
+    cv_.notify_all();
+  }
+}
+
+void ResultWriter::flush_soon() {
+  {
+    std::lock_guard lock(mutex_);
+    flush_asked_ = true;
+  }
   cv_.notify_all();
 }
 
@@ -76,10 +90,11 @@ void ResultWriter::loop() {
     double last_flush = now_seconds();
     for (;;) {
       WriterItem item;
+      bool flush_now = false;
       {
         std::unique_lock lock(mutex_);
         const auto timeout = std::chrono::duration<double>(flush_seconds_);
-        cv_.wait_for(lock, timeout, [&] { return !queue_.empty() || closing_; });
+        cv_.wait_for(lock, timeout, [&] { return !queue_.empty() || closing_ || flush_asked_; });
         if (queue_.empty() && closing_) {
           break;
         }
@@ -88,12 +103,14 @@ void ResultWriter::loop() {
           queue_.pop_front();
           queued_bytes_ -= item.report.capacity();
         }
+        flush_now = flush_asked_ && queue_.empty();  // after the last queued report, not before it
+        flush_asked_ = flush_asked_ && !flush_now;
       }
       cv_.notify_all();  // wakes a push() waiting for room
       if (!item.report.empty()) {
         consume(item);
       }
-      if (now_seconds() - last_flush >= flush_seconds_) {
+      if (flush_now || now_seconds() - last_flush >= flush_seconds_) {
         flush_all();
         last_flush = now_seconds();
       }

@@ -57,8 +57,15 @@ class ResultWriter {
   ResultWriter(const ResultWriter&) = delete;
   ResultWriter& operator=(const ResultWriter&) = delete;
 
-  /// @brief Queues a report.
-  void push(WriterItem item);
+  /// @brief Queues a report. With `wake` false the thread is not woken for it (unless the queue is
+  /// half full): rank 0's MPI thread queues under its dispatch lock and wakes the writer with wake()
+  /// once its reply is out, so the writer does not take the core between a report and its answer.
+  void push(WriterItem item, bool wake = true);
+  /// @brief Wakes the thread for what push() queued without waking it.
+  void wake() { cv_.notify_all(); }
+  /// @brief Asks for a checkpoint as soon as the queue is drained (rank 0 calls it when the last
+  /// result is in), so that finish() has little left to write.
+  void flush_soon();
   /// @brief Writes everything queued, flushes the file and stops the thread; rethrows its error.
   void finish();
   /// @brief The thread's error, if it died (the master checks this while it waits).
@@ -92,6 +99,7 @@ class ResultWriter {
   std::deque<WriterItem> queue_;
   std::size_t queued_bytes_ = 0;
   bool closing_ = false;
+  bool flush_asked_ = false;  // under mutex_
 
   std::vector<io::ChunkRow> chunk_rows_;
   std::vector<io::FailureRow> failure_rows_;
