@@ -378,6 +378,19 @@ TEST(MeasuredFactoringPolicyTest, heavy_tails_end_in_single_tasks_where_fac2_giv
   EXPECT_EQ(fac2->next_size(16, 0), 4U);
 }
 
+TEST(MeasuredFactoringPolicyTest, shrinks_no_chunk_below_fac2_under_100_us_of_work) {
+  // Tasks of 50 ns with c = 5 (the clock's spread), P = 2: the smallest chunk worth a message is
+  // 100 us / 50 ns = 2000 tasks, so x <= R / (2 * 2000). R = 16000: the paper's x = 2.0806348808
+  // (< 4) stands, ceil(16000 / (2 x)) = 3845; R = 1600: x = 2.266 is held at 2, FAC2's 400.
+  for (const auto& [remaining, chunk] : {std::pair<TaskIndex, TaskIndex>{16000, 3845}, {1600, 400}}) {
+    auto policy = make_policy(spec_of(PolicyKind::fac), 40000, 2);
+    (void)policy->next_size(40000, 0);
+    (void)policy->next_size(30000, 1);
+    policy->observe(report(0, 10000, 50e-9, 25.0 * 50e-9 * 50e-9));
+    EXPECT_EQ(policy->next_size(remaining, 0), chunk) << remaining;
+  }
+}
+
 // ---- names ---------------------------------------------------------------------------------------------
 
 TEST(PolicyNamesTest, every_family_member_has_a_name) {

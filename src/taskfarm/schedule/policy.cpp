@@ -1,5 +1,6 @@
 #include "taskfarm/schedule/policy.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <string>
@@ -108,13 +109,25 @@ class FactoringPolicy final : public Policy {
 /// Factoring, FAC (Hummel, Schonberg & Flynn 1992) with the coefficient of variation of task times
 /// measured from every report so far: batch j's chunk is ceil(R_j / (x_j P)), x_j = factoring_ratio.
 /// The first batch, before any report, is FAC2's; on regular work x stays near 2 (FAC2), on
-/// irregular work the last batches shrink to single tasks instead of FAC2's R_j / 2P.
+/// irregular work the last batches shrink to single tasks instead of FAC2's R_j / 2P. The paper
+/// counts no cost per chunk: x is held where the chunk would take under kMinChunkSeconds (never
+/// below FAC2's 2), so tiny tasks, whose measured spread is the clock's, get FAC2's chunk count.
 class MeasuredFactoringPolicy final : public Policy {
  public:
+  /// Expected seconds below which fac shrinks a chunk no further than FAC2 would: ~5x rank 0's
+  /// service time per message measured on 2 cores (10-20 us).
+  static constexpr double kMinChunkSeconds = 100e-6;
+
   explicit MeasuredFactoringPolicy(int p) : p_(p), batches_(p) {}
   std::uint64_t next_size(std::uint64_t remaining, int /*worker*/) override {
-    const double cov = times_.count() > 1 ? std::sqrt(times_.variance()) / times_.mean() : 0.0;
-    return batches_.take(remaining, detail::factoring_ratio(cov, p_, remaining));
+    double ratio = 2.0;
+    if (times_.count() > 1) {
+      const double mean = times_.mean();
+      const double smallest = std::max(1.0, kMinChunkSeconds / mean);  // tasks in the smallest chunk worth a message
+      ratio = std::clamp(detail::factoring_ratio(std::sqrt(times_.variance()) / mean, p_, remaining), 2.0,
+                         std::max(2.0, static_cast<double>(remaining) / (static_cast<double>(p_) * smallest)));
+    }
+    return batches_.take(remaining, ratio);
   }
   void observe(const ChunkReport& report) override {
     times_.add(report.range.size(), report.task_mean, report.task_variance);
