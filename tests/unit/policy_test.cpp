@@ -83,6 +83,17 @@ TEST(ChunkDispatcherTest, chunks_never_span_a_hole_in_pending_tasks) {
   EXPECT_TRUE(d.exhausted());
 }
 
+TEST(ChunkDispatcherTest, chunks_of_four_windows_or_more_end_on_a_window) {
+  // N = 100003, P = 2, align 1000: FAC2's 25001 ends at 25000, its batch mate at 50000; R = 50003
+  // gives 12501 -> ends 62000 and 74000; R = 26003: 6501 -> 80000, 86000; R = 14003: 3501 < 4000
+  // is left alone, and so on down (the same rule replayed in Python).
+  PolicySpec spec = spec_of(PolicyKind::fac2);
+  spec.align = 1000;
+  EXPECT_EQ(sequence(spec, 100003, 2), (Sizes{25000, 25000, 12000, 12000, 6000, 6000, 3501, 3501, 1751, 1751, 875, 875,
+                                               438, 438, 219, 219, 109, 109, 55, 55, 27, 27, 14, 14, 7, 7, 3, 3, 2,
+                                               2, 1}));
+}
+
 TEST(ChunkDispatcherTest, empty_pending_list_is_exhausted) {
   ChunkDispatcher d(spec_of(PolicyKind::gss), {}, 2);
   EXPECT_TRUE(d.exhausted());

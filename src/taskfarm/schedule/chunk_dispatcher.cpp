@@ -61,6 +61,9 @@ std::optional<TaskRange> ChunkDispatcher::next(int worker, TaskIndex max_size) {
     return chunk;
   }
   const TaskRange& range = pending_[current_];
+  if (spec_.align > 0 && size >= 4 * spec_.align && (cursor_ + size) % spec_.align != 0) {
+    size = (cursor_ + size) / spec_.align * spec_.align - cursor_;  // shorter by less than a quarter
+  }
   const TaskRange chunk{cursor_, cursor_ + std::min(size, range.end - cursor_)};
   cursor_ = chunk.end;
   remaining_ -= chunk.size();

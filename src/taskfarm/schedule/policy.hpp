@@ -41,6 +41,10 @@ struct PolicySpec {
   double overhead_seconds = 0;  ///< fsc: scheduling overhead h per chunk (0 = not given)
   double sigma_seconds = 0;     ///< fsc: standard deviation of one task's time (0 = not given)
   std::vector<double> weights = {};  ///< wf and awf*: relative worker speeds (initial ones for awf*); empty = equal
+  /// A chunk of at least 4 x `align` tasks ends on a multiple of `align` (0 = any end). The farm sets
+  /// the output's chunk rows: rank 0 gathers results in windows of that many tasks and holds a window
+  /// until every task in it is in, so a chunk boundary inside a window kept it for a whole chunk.
+  std::uint64_t align = 0;
 };
 
 /// @brief Parses a policy name; accepts the literature's short names and long aliases.
