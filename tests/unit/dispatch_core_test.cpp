@@ -143,6 +143,10 @@ TEST(DispatchCoreTest, root_spec_keeps_the_jobs_lower_bound_under_groups) {
   EXPECT_EQ(grouped.kind, PolicyKind::fac2);
   EXPECT_EQ(grouped.min_chunk, 7U);
   EXPECT_EQ(grouped.max_chunk, 0U);
+  EXPECT_EQ(grouped.align, 0U);
+  // The output's write window goes to whichever policy rank 0 runs, flat or grouped.
+  EXPECT_EQ(DispatchCore::root_spec(job, root, true, 131072).align, 131072U);
+  EXPECT_EQ(DispatchCore::root_spec(job, root, false, 131072).align, 131072U);
 }
 
 TEST(DispatchCoreTest, a_stragglers_unreceived_tail_is_copied_to_an_idle_worker_and_the_first_result_wins) {

@@ -51,15 +51,6 @@ std::vector<int> requesters(const Topology& topo, int size, bool local) {
   return index;
 }
 
-/// Rank 0's chunk rule: the job's policy (under groups, the root policy), chunk ends on the output's
-/// write windows when positions are task indices (see PolicySpec::align).
-schedule::PolicySpec dispatch_spec(const job::JobSpec& spec, const job::TaskOrder& order, TaskIndex window) {
-  schedule::PolicySpec s =
-      schedule::DispatchCore::root_spec(spec.schedule.policy, spec.schedule.root_policy, spec.schedule.groups <= 1);
-  s.align = order.is_identity() ? window : 0;
-  return s;
-}
-
 /// Rank 0's requesters as the dispatch core sees them.
 schedule::Requesters who_asks(const Topology& topo, int size, bool local) {
   schedule::Requesters who;
@@ -110,7 +101,8 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
       requester_(requesters(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(),
                             local_compute_)),
       total_pending_(count_tasks(plan.pending)),
-      core_(dispatch_spec(spec, order, file.chunk_rows()),
+      core_(schedule::DispatchCore::root_spec(spec.schedule.policy, spec.schedule.root_policy, spec.schedule.groups <= 1,
+                                              order.is_identity() ? file.chunk_rows() : 0),
             plan.pending,
             who_asks(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(), local_compute_)),
       attempts_(plan.attempts),

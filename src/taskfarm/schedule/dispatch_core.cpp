@@ -15,13 +15,14 @@ DispatchCore::DispatchCore(const PolicySpec& spec, std::vector<TaskRange> pendin
   who_.reclaimable.resize(static_cast<std::size_t>(who_.workers), false);
 }
 
-PolicySpec DispatchCore::root_spec(const PolicySpec& job, const PolicySpec& root, bool flat) {
-  if (flat) {
-    return job;
+PolicySpec DispatchCore::root_spec(const PolicySpec& job, const PolicySpec& root, bool flat, std::uint64_t window) {
+  PolicySpec spec = job;
+  if (!flat) {
+    spec = root;  // sized for groups; the job's lower bound still applies
+    spec.min_chunk = job.min_chunk;
+    spec.max_chunk = 0;
   }
-  PolicySpec spec = root;  // sized for groups; the job's lower bound still applies
-  spec.min_chunk = job.min_chunk;
-  spec.max_chunk = 0;
+  spec.align = window;
   return spec;
 }
 

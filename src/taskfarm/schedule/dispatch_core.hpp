@@ -59,7 +59,9 @@ class DispatchCore {
 
   /// @brief Rank 0's policy: the job's when flat; under groups the root policy, sized for groups,
   /// with the job's min_chunk and no max_chunk.
-  [[nodiscard]] static PolicySpec root_spec(const PolicySpec& job, const PolicySpec& root, bool flat);
+  /// `window`: the output's chunk rows when positions are task indices, else 0 (PolicySpec::align).
+  [[nodiscard]] static PolicySpec root_spec(const PolicySpec& job, const PolicySpec& root, bool flat,
+                                            std::uint64_t window = 0);
 
   /// @brief Appends to `out` the chunks for `worker`, which asks for `want` (>= 1) of them, and
   /// records them as held by it. Empty when there is nothing to hand out now (see finished()).

@@ -364,7 +364,7 @@ class Simulation {
         root.worker_of_index[i] = w;
       }
     }
-    root.core = std::make_unique<DispatchCore>(DispatchCore::root_spec(config_.policy, config_.root_policy, groups_ <= 1),
+    root.core = std::make_unique<DispatchCore>(DispatchCore::root_spec(config_.policy, config_.root_policy, groups_ <= 1, config_.window),
                                                std::vector<TaskRange>{{0, n_tasks_}}, std::move(who));
   }
 

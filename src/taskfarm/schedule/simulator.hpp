@@ -95,6 +95,7 @@ enum class SimPrefetch {
 struct SimConfig {
   int ranks = 1;                       ///< P, counting rank 0 (and the group masters)
   PolicySpec policy;                   ///< the job's policy (with groups: each group master's)
+  std::uint64_t window = 0;  ///< the output's chunk rows, for rank 0's chunk ends (DispatchCore::root_spec)
   PolicySpec root_policy{PolicyKind::fac2};///< with groups: rank 0's policy (default fac2)
   int groups = 0;                      ///< G >= 2: two-level scheduling in G groups; 0 or 1 = flat
   bool results_through_group_masters = false;   ///< with groups: what-if, see above
