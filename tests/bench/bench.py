@@ -98,11 +98,11 @@ def main():
     cases = []
     wanted = args.cases.split(",")
     if "tiny" in wanted:
-        for policy in ("ss", "gss", "fac2", "auto"):
+        for policy in ("ss", "gss", "fac2", "fac", "auto"):
             for ranks in (2, 3):
                 cases.append((f"tiny {policy}", job_text(policy, n_tiny, tiny_app), ranks))
     if "irregular" in wanted:
-        for policy in ("static", "ss", "gss", "fac2", "auto"):
+        for policy in ("static", "ss", "gss", "fac2", "fac", "auto"):
             for ranks in (2, 3):
                 cases.append((f"irregular {policy}", job_text(policy, n_irr, irr_app), ranks))
     if "master" in wanted:  # the measurement behind the default master_computes = true
