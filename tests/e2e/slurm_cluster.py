@@ -35,6 +35,8 @@ from pathlib import Path
 CTLD_PORT = 6817
 SLURMD_PORT = 6818
 POLL = 0.25  # seconds between squeue polls
+QUERY_SECONDS = 10  # squeue/scontrol show: longer than this and the query is asked again at the next poll
+UNANSWERED = "UNANSWERED"  # queue_state() when slurmctld did not answer within QUERY_SECONDS
 FINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
                 "BOOT_FAIL", "DEADLINE"}
 BINARIES = {  # program -> Debian package
@@ -375,13 +377,24 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
 
     def job(self, job_id):
         """`scontrol -o show job ID` as a dict (JobState, ExitCode, Restarts, ...); {} if unknown."""
-        p = self._run(["scontrol", "-o", "show", "job", job_id], check=False, timeout=10)
+        try:
+            p = self._run(["scontrol", "-o", "show", "job", job_id], check=False, timeout=QUERY_SECONDS)
+        except subprocess.TimeoutExpired:
+            return {}
         return parse_show(p.stdout) if p.returncode == 0 else {}
 
     def queue_state(self, job_id):
-        """The job's state as plain `squeue -j ID` lists it (pending/running/completing...), or None
-        once it has left the queue."""
-        p = self._run(["squeue", "-h", "-j", job_id, "-o", "%T"], check=False, timeout=10)
+        """The job's state as plain `squeue -j ID` lists it (pending/running/completing...), None once
+        it has left the queue, or UNANSWERED if slurmctld did not answer within QUERY_SECONDS (seen
+        once in CI, on a loaded machine around a requeue: a busy controller, not a verdict on the
+        job, so callers ask again)."""
+        try:
+            p = self._run(["squeue", "-h", "-j", job_id, "-o", "%T"], check=False, timeout=QUERY_SECONDS)
+        except subprocess.TimeoutExpired:
+            print(f"[slurm] squeue -j {job_id}: no answer within {QUERY_SECONDS} s, asking again",
+                  file=sys.stderr, flush=True)
+            self._dump_logs(lines=8)  # what the controller was doing, for the next look at a stall
+            return UNANSWERED
         state = p.stdout.strip()
         return state or None
 
@@ -400,7 +413,9 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
         last = object()
         while True:
             state = self.queue_state(job_id)
-            if state is None:
+            if state == UNANSWERED:
+                state = last  # nothing learned; the timeout below still bounds the wait
+            elif state is None:
                 info = self.job(job_id)
                 if info.get("JobState") in FINAL_STATES:
                     if on_state and info["JobState"] != last:
