@@ -29,6 +29,10 @@ namespace taskfarm::farm {
 namespace {
 
 constexpr std::size_t kLocalPushBytes = std::size_t{1} << 20;
+// Written reports kept for the next ones: reports are ~1 MiB (kLocalPushBytes, a worker's
+// kSendBytes), and about the writer's queue's worth (ResultWriter::kDefaultQueueBytes) is on its way back.
+constexpr std::size_t kSpareReports = 8;
+constexpr std::size_t kSpareReportBytes = std::size_t{8} << 20;
 using schedule::cadence::kLocalPushSeconds;
 using schedule::cadence::kPieceSeconds;
 constexpr double kStopGraceSeconds = 3.0;  // then in-flight work is abandoned; all ranks exit < 5 s
@@ -107,7 +111,10 @@ Master::Master(const boost::mpi::communicator& world, const job::JobSpec& spec, 
             who_asks(Topology(world.size(), static_cast<int>(spec.schedule.groups)), world.size(), local_compute_)),
       attempts_(plan.attempts),
       numbered_(plan.failed_before),
-      writer_(file, widths_, order, options.flush_seconds, options.fsync, plan.failed_before),
+      buffers_(kSpareReports, kSpareReportBytes),
+      writer_(file, widths_, order, options.flush_seconds, options.fsync, plan.failed_before,
+              ResultWriter::kDefaultQueueBytes,
+              &buffers_),
       active_workers_(world.size() - 1),
       finished_(static_cast<std::size_t>(world.size()), false),
       told_no_more_(static_cast<std::size_t>(world.size()), false),
@@ -230,7 +237,7 @@ void Master::serve(int source, std::vector<std::byte> bytes) {
 void Master::take_up(const boost::mpi::status& status) {
   const double taken_up = now_seconds();
   const int count = status.count<char>().value_or(0);
-  std::vector<std::byte> buffer(static_cast<std::size_t>(count));
+  std::vector<std::byte> buffer = buffers_.take(static_cast<std::size_t>(count));
   world_.recv(status.source(), kTagReport, reinterpret_cast<char*>(buffer.data()), count);
   if (!heard_[static_cast<std::size_t>(status.source())]) {
     heard_[static_cast<std::size_t>(status.source())] = true;
@@ -377,7 +384,7 @@ void Master::abandon() {
 
 void Master::compute_locally(RankStats& stats) {
   try {
-    ReportBuilder report(widths_);
+    ReportBuilder report(widths_, &buffers_);
     ChunkRunner runner(kernels_, widths_, order_, &stop_flag(), limit_);
     std::size_t task_bytes = sizeof(double) + 1;
     for (auto w : widths_) {

@@ -88,6 +88,7 @@ class Master {
   std::atomic<bool> stopping_{false};
   bool stopped_by_failure_ = false;
   int stopped_rank_ = -1;         // a worker that stopped on its own (kStopped), for the message
+  ReportBuffers buffers_;          // reports the writer has written, for the next ones (before writer_: it outlives it)
   ResultWriter writer_;
 
   int active_workers_;

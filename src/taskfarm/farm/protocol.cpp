@@ -36,7 +36,8 @@ T read_at(std::span<const std::byte> bytes, std::size_t offset) {
 
 }  // namespace
 
-ReportBuilder::ReportBuilder(std::vector<std::size_t> field_bytes) : field_bytes_(std::move(field_bytes)) {
+ReportBuilder::ReportBuilder(std::vector<std::size_t> field_bytes, ReportBuffers* spares)
+    : field_bytes_(std::move(field_bytes)), spares_(spares) {
   buffer_.resize(sizeof(ReportHeader));
 }
 
@@ -146,6 +147,9 @@ std::vector<std::byte> ReportBuilder::take(std::uint32_t want, std::uint32_t fla
     out.swap(buffer_);
     if (spare_.capacity() >= out.size()) {
       buffer_.swap(spare_);
+      buffer_.clear();
+    } else if (spares_ != nullptr) {
+      buffer_ = spares_->take(out.size());
       buffer_.clear();
     } else {
       buffer_.reserve(out.capacity());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "taskfarm/core/task_range.hpp"
+#include "taskfarm/farm/report_buffers.hpp"
 
 namespace taskfarm::farm {
 
@@ -69,7 +70,9 @@ struct PieceSlots {
 class ReportBuilder {
  public:
   /// @param field_bytes bytes per task of each kernel field
-  explicit ReportBuilder(std::vector<std::size_t> field_bytes);
+  /// @param spares where take() finds a buffer for the next report when it has none of its own
+  /// (rank 0's compute thread, whose reports never come back to it); may be null
+  explicit ReportBuilder(std::vector<std::size_t> field_bytes, ReportBuffers* spares = nullptr);
 
   /// @brief Appends a zeroed piece for `range`; the slots stay valid until the next add_piece/take.
   PieceSlots add_piece(TaskRange range);
@@ -101,6 +104,7 @@ class ReportBuilder {
   std::vector<std::size_t> field_bytes_;
   std::vector<std::byte> buffer_;
   std::vector<std::byte> spare_;  // a recycled buffer for the next report
+  ReportBuffers* spares_;
   std::uint32_t n_pieces_ = 0;
   std::size_t last_piece_ = 0;  // offset of the last piece's header
   std::vector<ChunkSummary> chunks_;

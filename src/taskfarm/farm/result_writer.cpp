@@ -31,7 +31,7 @@ std::vector<std::size_t> buffered_columns(const io::ResultsFile& file) {
 
 ResultWriter::ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, const job::TaskOrder& order,
                            double flush_seconds, bool fsync, std::map<TaskIndex, std::uint32_t> attempts,
-                           std::size_t max_queue_bytes)
+                           std::size_t max_queue_bytes, ReportBuffers* spares)
     : file_(file),
       buffer_(file, buffered_columns(file)),
       field_bytes_(std::move(field_bytes)),
@@ -39,6 +39,7 @@ ResultWriter::ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field
       flush_seconds_(flush_seconds),
       fsync_(fsync),
       max_queue_bytes_(max_queue_bytes),
+      spares_(spares),
       failed_attempts_(std::move(attempts)),
       thread_([this] { loop(); }) {}
 
@@ -114,6 +115,9 @@ void ResultWriter::loop() {
       cv_.notify_all();  // wakes a push() waiting for room
       if (!item.report.empty()) {
         consume(item);
+        if (spares_ != nullptr) {
+          spares_->give(std::move(item.report));
+        }
       }
       if (flush_now || now_seconds() - last_flush >= flush_seconds_) {
         flush_all();

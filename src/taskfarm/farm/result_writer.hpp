@@ -48,11 +48,14 @@ struct WriterItem {
 /// Reports speak schedule positions; the writer is where they become task indices (`order`).
 class ResultWriter {
  public:
+  static constexpr std::size_t kDefaultQueueBytes = std::size_t{4} << 20;
+
   /// @param order outlives the writer
   /// @param attempts failed attempts of earlier runs, by position (a resumed job's /failures)
+  /// @param spares gets every written report's buffer back, for the next report; may be null
   ResultWriter(io::ResultsFile& file, std::vector<std::size_t> field_bytes, const job::TaskOrder& order,
                double flush_seconds, bool fsync = true, std::map<TaskIndex, std::uint32_t> attempts = {},
-               std::size_t max_queue_bytes = std::size_t{4} << 20);
+               std::size_t max_queue_bytes = kDefaultQueueBytes, ReportBuffers* spares = nullptr);
   ~ResultWriter();
   ResultWriter(const ResultWriter&) = delete;
   ResultWriter& operator=(const ResultWriter&) = delete;
@@ -93,6 +96,7 @@ class ResultWriter {
   double flush_seconds_;
   bool fsync_;
   std::size_t max_queue_bytes_;
+  ReportBuffers* spares_;
 
   std::mutex mutex_;
   std::condition_variable cv_;
