@@ -53,8 +53,9 @@ void ReportBuffers::give(std::vector<std::byte> bytes) {
     }
     freed += spare_[k++].capacity();
   }
-  dropped.assign(std::make_move_iterator(spare_.begin()), std::make_move_iterator(spare_.begin() + static_cast<std::ptrdiff_t>(k)));
-  spare_.erase(spare_.begin(), spare_.begin() + static_cast<std::ptrdiff_t>(k));
+  const auto keep = spare_.begin() + static_cast<std::ptrdiff_t>(k);
+  dropped.assign(std::make_move_iterator(spare_.begin()), std::make_move_iterator(keep));
+  spare_.erase(spare_.begin(), keep);
   bytes_ = bytes_ - freed + capacity;
   spare_.insert(std::upper_bound(spare_.begin(), spare_.end(), bytes, by_capacity), std::move(bytes));
 }
