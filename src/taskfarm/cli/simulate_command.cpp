@@ -214,10 +214,6 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
   job::JobSpec spec = job::load_job(args.job);
   const std::unique_ptr<app::Kernel> kernel = registry.instantiate(spec, 0);  // validates [app], fills default [params]
   const TaskIndex n = spec.params.size();
-  std::size_t widest = 0;
-  for (const app::Field& f : kernel->schema()) {
-    widest = std::max(widest, f.bytes_per_task());
-  }
 
   schedule::SimConfig config;
   config.ranks = args.ranks;
@@ -279,7 +275,7 @@ int run_simulate(const SimulateArgs& args, const app::Registry& registry) {
     cost = [order, by_task = std::move(cost)](TaskIndex position) { return by_task(order.task(Position{position})); };
   }
   // Rank 0 ends chunks on the output's write windows when positions are task indices (as the farm).
-  config.window = order.is_identity() ? io::ResultsFile::chunk_rows_for(n, widest) : 0;
+  config.window = order.is_identity() ? io::ResultsFile::chunk_rows_for(n, kernel->schema()) : 0;
   const schedule::SimResult r = schedule::simulate(config, n, cost);
 
   if (args.chunks) {

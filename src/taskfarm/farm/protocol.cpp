@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "taskfarm/core/error.hpp"
+#include "taskfarm/farm/report_buffers.hpp"
 
 namespace taskfarm::farm {
 

@@ -12,9 +12,10 @@
 #include <vector>
 
 #include "taskfarm/core/task_range.hpp"
-#include "taskfarm/farm/report_buffers.hpp"
 
 namespace taskfarm::farm {
+
+class ReportBuffers;
 
 /// @brief Message tags.
 enum Tag : int {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "taskfarm/farm/protocol.hpp"
+#include "taskfarm/farm/report_buffers.hpp"
 #include "taskfarm/io/live_status.hpp"
 #include "taskfarm/io/results_file.hpp"
 #include "taskfarm/io/task_state_log.hpp"

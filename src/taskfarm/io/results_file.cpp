@@ -368,8 +368,11 @@ double ResultsFile::estimate_bytes(const CreateOptions& options) {
   return n * per_task + text_bytes + 64.0 * 1024;  // + metadata: superblock, headers, chunk indexes
 }
 
-TaskIndex ResultsFile::chunk_rows_for(TaskIndex n_tasks, std::size_t widest_bytes) {
-  const std::size_t widest = std::max<std::size_t>(8, widest_bytes);  // /tasks/seconds is 8 bytes a task
+TaskIndex ResultsFile::chunk_rows_for(TaskIndex n_tasks, std::span<const ColumnSpec> results) {
+  std::size_t widest = 8;  // /tasks/seconds is 8 bytes a task
+  for (const ColumnSpec& c : results) {
+    widest = std::max(widest, c.bytes_per_task());
+  }
   return std::min<TaskIndex>(n_tasks, std::bit_floor(std::max<std::size_t>(1, kTargetChunkBytes / widest)));
 }
 
@@ -393,11 +396,7 @@ ResultsFile ResultsFile::create(const CreateOptions& options) {
   const hid_t f = rf.file_.get();
 
   // One chunk-row count for every per-task dataset, so that a write-behind window covers whole chunks.
-  std::size_t widest = 0;
-  for (const ColumnSpec& c : options.results) {
-    widest = std::max(widest, c.bytes_per_task());
-  }
-  rf.chunk_rows_ = chunk_rows_for(options.n_tasks, widest);
+  rf.chunk_rows_ = chunk_rows_for(options.n_tasks, options.results);
 
   std::vector<ColumnSpec> all = options.results;
   all.push_back({"state", ElementType::u8, {}, "", "0 pending, 1 done, 2 failed"});

@@ -93,10 +93,10 @@ class ResultsFile {
 
   /// @brief Creates the file with every dataset; status "running".
   static ResultsFile create(const CreateOptions& options);
-  /// @brief The chunk_rows() a file for `n_tasks` tasks gets when its widest result column takes
-  /// `widest_bytes` a task: about 1 MiB of that column (of 8 bytes, at least), a power of two, at
-  /// most n_tasks. `taskfarm simulate` aligns its chunks to it as the farm does.
-  static TaskIndex chunk_rows_for(TaskIndex n_tasks, std::size_t widest_bytes);
+  /// @brief The chunk_rows() a file for `n_tasks` tasks with result columns `results` gets: about
+  /// 1 MiB of the widest column (of 8 bytes a task, at least), a power of two, at most n_tasks.
+  /// `taskfarm simulate` aligns its chunks to it as the farm does (a kernel's schema() is its columns).
+  static TaskIndex chunk_rows_for(TaskIndex n_tasks, std::span<const ColumnSpec> results);
   /// @brief About how many bytes the finished file of `options` takes (results, /tasks, /params;
   /// text parameters counted at their stored size): what must fit on the disk before create().
   [[nodiscard]] static double estimate_bytes(const CreateOptions& options);
